@@ -1,0 +1,1 @@
+"""modelyard.stores.sql."""

@@ -118,7 +118,6 @@ class MetricSummary:
     last_step: int
     min: float
     max: float
-    count: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,188 @@
+"""The functional API: each function takes the current client and calls its method of the same name."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelyard import _context
+
+if TYPE_CHECKING:
+    from modelyard.client import Client
+    from modelyard.tracking.models import ArtifactEntry, Experiment, MetricPoint, Run, RunPage, RunStatus
+    from modelyard.tracking.runs import ActiveRun
+
+
+def connect(uri: str | os.PathLike[str] | None = None, *, artifacts: str | None = None) -> Client:
+    """Connect to a modelyard home and make it the current client.
+
+    Args:
+        uri: a folder (default ``./.modelyard``: one SQLite file + a blobs folder), ``sqlite:///path.db`` or
+            ``postgresql://user@host/db``. Defaults to ``MODELYARD_URI``.
+        artifacts: ``s3://bucket/prefix`` or a folder; required with PostgreSQL. Defaults to
+            ``MODELYARD_ARTIFACTS``.
+
+    Returns:
+        The client, also used by every ``modelyard.*`` function in this context from now on.
+
+    Example:
+        >>> import modelyard as my
+        >>> client = my.connect(tmp_home)
+        >>> client.list_experiments()
+        []
+
+    Added in 0.1.
+    """
+    from modelyard.client import Client
+
+    client = Client(uri, artifacts=artifacts)
+    _context.current_client.set(client)
+    _context.process_client[:] = [client]
+    return client
+
+
+def current_client() -> Client:
+    """Return the client of this context, connecting to the default home on first use."""
+    client = _context.current_client.get()
+    if client is None:
+        client = _context.process_client[0] if _context.process_client else connect()
+        _context.current_client.set(client)
+    return client
+
+
+def start_run(
+    experiment: str | None = None,
+    *,
+    name: str | None = None,
+    tags: Mapping[str, object] | None = None,
+    parent: str | ActiveRun | Run | None = None,
+) -> ActiveRun:
+    """Start a run; use it as a context manager so it always ends.
+
+    A run started while another is active in this context becomes its child. Leaving the ``with`` block
+    ends the run as FINISHED, or FAILED when an exception escapes (KILLED on Ctrl-C), after writing every
+    value it logged.
+
+    Args:
+        experiment: experiment name (created if missing); defaults to the parent's or ``"default"``.
+        name: a display name (default ``run-<id prefix>``).
+        tags: initial tags.
+        parent: parent run (id or record) for nested runs.
+
+    Returns:
+        The active run; ``run.id`` is its id.
+
+    Example:
+        >>> with my.start_run(experiment="churn") as run:
+        ...     my.log_params({"lr": 0.1})
+        ...     my.log_metric("auc", 0.91)
+
+    Added in 0.1.
+    """
+    return current_client().start_run(experiment, name=name, tags=tags, parent=parent)
+
+
+def end_run(status: RunStatus | str = "FINISHED") -> Run:
+    """End the current run (FINISHED, FAILED or KILLED) after writing what it logged; return its record."""
+    return current_client().end_run(status)
+
+
+def active_run() -> ActiveRun | None:
+    """The current run of this context, or None."""
+    return current_client().active_run()
+
+
+def log_param(key: str, value: object) -> None:
+    """Log a param of the current run; a param cannot change once logged."""
+    current_client().log_param(key, value)
+
+
+def log_params(params: Mapping[str, object] | None = None, /, **kwargs: object) -> None:
+    """Log params of the current run: ``log_params({"lr": 0.1})`` or ``log_params(lr=0.1)``."""
+    current_client().log_params(params, **kwargs)
+
+
+def log_metric(key: str, value: float, step: int | None = None) -> None:
+    """Log a metric value of the current run at ``step`` (default 0); buffered, written in the background."""
+    current_client().log_metric(key, value, step)
+
+
+def log_metrics(metrics: Mapping[str, float] | None = None, /, step: int | None = None, **kwargs: float) -> None:
+    """Log several metric values of the current run at one step."""
+    current_client().log_metrics(metrics, step=step, **kwargs)
+
+
+def set_tag(key: str, value: object) -> None:
+    """Set a tag of the current run (tags may change)."""
+    current_client().set_tag(key, value)
+
+
+def set_tags(tags: Mapping[str, object] | None = None, /, **kwargs: object) -> None:
+    """Set tags of the current run."""
+    current_client().set_tags(tags, **kwargs)
+
+
+def log_artifact(path: str | os.PathLike[str], name: str | None = None) -> list[ArtifactEntry]:
+    """Store a file or folder with the current run under ``name`` (default: its own name)."""
+    return current_client().log_artifact(path, name)
+
+
+def flush() -> None:
+    """Write every buffered value now."""
+    current_client().flush()
+
+
+def get_run(run_id: str) -> Run:
+    """Return a run by id, with params, tags and metric summaries (last, min, max)."""
+    return current_client().get_run(run_id)
+
+
+def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:
+    """Every point of one metric of a run."""
+    return current_client().get_metric_history(run_id, key)
+
+
+def search_runs(
+    experiment: str | Sequence[str],
+    filter: str | None = None,
+    order_by: Sequence[str] | str | None = None,
+    max_results: int = 1000,
+    page_token: str | None = None,
+) -> RunPage:
+    """Search the runs of one or more experiments.
+
+    Args:
+        experiment: experiment name(s).
+        filter: e.g. ``"metrics.auc > 0.9 and params.model = 'xgb' or tags.team in ('risk', 'ops')"``;
+            ``min(metrics.loss)`` / ``max(...)`` compare a metric's extremes, ``metrics.x`` its last value;
+            ``attributes.status``, ``attributes.start_time``, ``attributes.name`` and ``like`` patterns work too.
+        order_by: e.g. ``["metrics.auc DESC", "params.lr"]``; runs missing a value sort last.
+        max_results: page size (1 to 50,000).
+        page_token: ``next_page_token`` of the previous page.
+
+    Returns:
+        A page of runs; ``page.to_pandas()`` gives a DataFrame.
+
+    Example:
+        >>> best = my.search_runs("churn", order_by="metrics.auc DESC", max_results=1)[0]
+
+    Added in 0.1.
+    """
+    return current_client().search_runs(experiment, filter, order_by, max_results, page_token)
+
+
+def list_experiments() -> list[Experiment]:
+    """All experiments with their run counts."""
+    return current_client().list_experiments()
+
+
+def list_artifacts(run_id: str, path: str = "") -> list[ArtifactEntry]:
+    """Files logged to a run, at or under ``path``."""
+    return current_client().list_artifacts(run_id, path)
+
+
+def download_artifacts(run_id: str, path: str = "", dest: str | os.PathLike[str] = ".") -> Path:
+    """Download a run's file or folder into ``dest`` (digests verified); returns the local path."""
+    return current_client().download_artifacts(run_id, path, dest)

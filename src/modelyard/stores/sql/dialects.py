@@ -1,0 +1,40 @@
+"""Every difference between SQLite and PostgreSQL lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import Insert
+
+__all__ = ["insert_ignore", "is_retryable", "upsert"]
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_ignore(conn: Connection, table: Table) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING``."""
+    stmt: Insert = _insert(conn, table).on_conflict_do_nothing()
+    return stmt
+
+
+def upsert(conn: Connection, table: Table, keys: Sequence[str], update: Sequence[str]) -> Insert:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET col = excluded.col`` for the ``update`` columns."""
+    stmt = _insert(conn, table)
+    result: Insert = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={name: stmt.excluded[name] for name in update}
+    )
+    return result
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a database error is a transient conflict worth retrying (serialization failure, deadlock)."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in ("40001", "40P01")

@@ -22,7 +22,7 @@ demo: setup
 services:
 	bash .ci/services
 
-test: setup services
+test: setup services check
 	$(VENV)/bin/pytest
 
 check: setup

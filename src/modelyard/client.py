@@ -25,6 +25,7 @@ from modelyard.stores.protocols import ArtifactStore, MetadataStore
 from modelyard.tracking.artifacts import RunArtifacts
 from modelyard.tracking.models import ArtifactEntry, Experiment, MetricPoint, Run, RunPage, RunStatus
 from modelyard.tracking.runs import ActiveRun, Tracker
+from modelyard.tracking.values import merged
 
 __all__ = ["Client", "open_artifact_store", "open_metadata_store"]
 
@@ -186,7 +187,7 @@ class Client:
 
     def log_params(self, params: Mapping[str, object] | None = None, /, **kwargs: object) -> None:
         """Log params of the current run: ``log_params({"lr": 0.1})`` or ``log_params(lr=0.1)``."""
-        self._tracker.log_params(self._active(), {**(params or {}), **kwargs})
+        self._tracker.log_params(self._active(), merged(params, kwargs, "params"))
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         """Log one metric value of the current run at ``step``."""
@@ -194,7 +195,7 @@ class Client:
 
     def log_metrics(self, metrics: Mapping[str, float] | None = None, /, step: int | None = None, **kwargs: float) -> None:
         """Log several metric values of the current run at one step."""
-        self._tracker.log_metrics(self._active().id, {**(metrics or {}), **kwargs}, step)
+        self._tracker.log_metrics(self._active().id, merged(metrics, kwargs, "metrics"), step)
 
     def set_tag(self, key: str, value: object) -> None:
         """Set one tag of the current run."""
@@ -202,7 +203,7 @@ class Client:
 
     def set_tags(self, tags: Mapping[str, object] | None = None, /, **kwargs: object) -> None:
         """Set tags of the current run."""
-        self._tracker.set_tags(self._active().id, {**(tags or {}), **kwargs})
+        self._tracker.set_tags(self._active().id, merged(tags, kwargs, "tags"))
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> list[ArtifactEntry]:
         """Store a file or folder with the current run, under ``name`` (default: its own name)."""

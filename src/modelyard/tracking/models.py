@@ -209,7 +209,7 @@ class Field:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Comparison:
-    """``field op value``; ``op`` is one of = != < <= > >= like ilike in "not in"."""
+    """``field op value``; ``op`` is one of = != < <= > >= like ilike "not like" "not ilike" in "not in"."""
 
     field: Field
     op: str

@@ -117,3 +117,8 @@ def check_mapping(values: Mapping[str, object] | None, what: str) -> Mapping[str
             hint=f"Pass a dict, e.g. {{'lr': 0.1}}.",
         )
     return values
+
+
+def merged(values: Mapping[str, object] | None, extra: Mapping[str, object], what: str) -> dict[str, object]:
+    """Combine a positional mapping and keyword values (keywords win), checking the mapping's type."""
+    return {**check_mapping(values, what), **extra}

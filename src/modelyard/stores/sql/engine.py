@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +23,6 @@ from typing import Any, TypeVar
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
-from sqlalchemy.pool import NullPool
 
 from modelyard.errors import ConfigError, StoreUnavailableError
 from modelyard.stores.sql.dialects import is_retryable
@@ -171,12 +171,20 @@ class Database:
         from modelyard.stores.sql.migrations import upgrade
 
         if self.sqlite_path is not None:
-            raw = create_engine(self.url, poolclass=NullPool)
-            with raw.connect() as conn:
-                conn.exec_driver_sql("PRAGMA journal_mode = WAL")
-            raw.dispose()
+            raw = sqlite3.connect(self.sqlite_path, timeout=30, isolation_level=None)
+            try:
+                mode = raw.execute("PRAGMA journal_mode = WAL").fetchone()
+            finally:
+                raw.close()
+            if mode is None or str(mode[0]).lower() != "wal":
+                raise StoreUnavailableError(
+                    f"SQLite refused WAL mode for {self.sqlite_path} (journal mode {mode}).",
+                    hint="Keep the database on a local disk; WAL does not work on network filesystems.",
+                )
         with self._translate(), self._writer.connect() as conn:
             upgrade(conn)
+        if self.sqlite_path is not None:
+            self.dispose()  # pooled connections opened before the switch to WAL must not linger
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Row
 from modelyard.errors import ConflictError, NotFoundError
 from modelyard.ids import Digest, ExperimentId, RunId
 from modelyard.stores.sql import schema as t
-from modelyard.stores.sql.dialects import insert_ignore, upsert
+from modelyard.stores.sql.dialects import insert_ignore, insert_points, upsert
 from modelyard.stores.sql.engine import Database
 from modelyard.stores.sql.search import compile_query
 from modelyard.tracking.models import (
@@ -91,15 +91,18 @@ class SqlRunRepository:
         """Mark a run ended; the same status again is a no-op, another one conflicts."""
 
         def work(conn: Connection) -> None:
+            ended = conn.execute(
+                update(t.runs)
+                .where(t.runs.c.id == run_id, t.runs.c.status == RunStatus.RUNNING.value)
+                .values(status=status.value, end_ms=end_ms)
+            )
+            if ended.rowcount == 1:
+                return
             row = conn.execute(select(t.runs.c.status).where(t.runs.c.id == run_id)).first()
             if row is None:
                 raise NotFoundError(f"No run with id {run_id!r}.", hint="Check the run id.")
             current = RunStatus(row.status)
-            if current is RunStatus.RUNNING:
-                conn.execute(
-                    update(t.runs).where(t.runs.c.id == run_id).values(status=status.value, end_ms=end_ms)
-                )
-            elif current is not status:
+            if current is not status:
                 raise ConflictError(
                     f"Run {run_id} already ended as {current.value}; it cannot end again as {status.value}.",
                     hint="A run ends once; start a new run to record another outcome.",
@@ -165,24 +168,27 @@ class SqlRunRepository:
 
     def _write_metrics(self, conn: Connection, points: Sequence[tuple[RunId, MetricPoint]]) -> None:
         series = self._series_ids(conn, {(run_id, p.key): p for run_id, p in points})
-        rows = [
-            {"series_id": series[(run_id, p.key)], "step": p.step, "ts_ms": _ms(p.timestamp), "value": p.value}
-            for run_id, p in points
-        ]
-        conn.execute(insert_ignore(conn, t.metric_points), rows)
+        rows = [(series[(run_id, p.key)], p.step, _ms(p.timestamp), p.value) for run_id, p in points]
+        insert_points(conn, rows)
         summary: dict[int, dict[str, Any]] = {}
-        for row in rows:
-            current = summary.get(row["series_id"])
+        for sid, step, ts_ms, value in rows:
+            current = summary.get(sid)
             if current is None:
-                summary[row["series_id"]] = {
-                    "sid": row["series_id"], "bmin": row["value"], "bmax": row["value"],
-                    "bvalue": row["value"], "bstep": row["step"], "bms": row["ts_ms"],
-                }  # fmt: skip
+                summary[sid] = {
+                    "sid": sid,
+                    "bmin": value,
+                    "bmax": value,
+                    "bvalue": value,
+                    "bstep": step,
+                    "bms": ts_ms,
+                }
                 continue
-            current["bmin"] = min(current["bmin"], row["value"])
-            current["bmax"] = max(current["bmax"], row["value"])
-            if (row["step"], row["ts_ms"]) >= (current["bstep"], current["bms"]):
-                current.update(bvalue=row["value"], bstep=row["step"], bms=row["ts_ms"])
+            if value < current["bmin"]:
+                current["bmin"] = value
+            if value > current["bmax"]:
+                current["bmax"] = value
+            if (step, ts_ms) >= (current["bstep"], current["bms"]):
+                current.update(bvalue=value, bstep=step, bms=ts_ms)
         ms = t.metric_series.c
         newer = (bindparam("bstep") > ms.last_step) | (
             (bindparam("bstep") == ms.last_step) & (bindparam("bms") >= ms.last_ms)
@@ -306,14 +312,22 @@ class SqlRunRepository:
         params: dict[str, dict[str, str]] = defaultdict(dict)
         tags: dict[str, dict[str, str]] = defaultdict(dict)
         metrics: dict[str, dict[str, MetricSummary]] = defaultdict(dict)
+        p, g, m = t.params.c, t.tags.c, t.metric_series.c
         for chunk in _chunks(ids):
-            for row in conn.execute(select(t.params).where(t.params.c.run_id.in_(chunk))):
-                params[row.run_id][row.key] = row.value
-            for row in conn.execute(select(t.tags).where(t.tags.c.run_id.in_(chunk))):
-                tags[row.run_id][row.key] = row.value
-            for row in conn.execute(select(t.metric_series).where(t.metric_series.c.run_id.in_(chunk))):
-                metrics[row.run_id][row.key] = MetricSummary(
-                    key=row.key, last=row.last_value, last_step=row.last_step, min=row.min_value, max=row.max_value
+            for run_id, key, value in conn.execute(
+                select(p.run_id, p.key, p.value).where(p.run_id.in_(chunk))
+            ).all():
+                params[run_id][key] = value
+            for run_id, key, value in conn.execute(
+                select(g.run_id, g.key, g.value).where(g.run_id.in_(chunk))
+            ).all():
+                tags[run_id][key] = value
+            stmt = select(m.run_id, m.key, m.last_value, m.last_step, m.min_value, m.max_value).where(
+                m.run_id.in_(chunk)
+            )
+            for run_id, key, last, last_step, low, high in conn.execute(stmt).all():
+                metrics[run_id][key] = MetricSummary(
+                    key=key, last=last, last_step=last_step, min=low, max=high
                 )
         return [
             Run(

@@ -91,17 +91,11 @@ def run_json(python: Path, script: Path, args: list[str], timeout_s: float) -> d
     """
     command = [str(python), str(script), *args]
     try:
-        done = subprocess.run(
-            command, stdout=subprocess.PIPE, stderr=None, text=True, timeout=timeout_s, check=False
-        )
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=None, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(
-            f"{script.name} did not finish within {timeout_s:.0f} s: {' '.join(command)}"
-        ) from exc
+        raise RuntimeError(f"{script.name} did not finish within {timeout_s:.0f} s: {' '.join(command)}") from exc
     if done.returncode != 0:
-        raise RuntimeError(
-            f"{script.name} exited with {done.returncode} (its stderr is above): {' '.join(command)}"
-        )
+        raise RuntimeError(f"{script.name} exited with {done.returncode} (its stderr is above): {' '.join(command)}")
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     if not lines:
         raise RuntimeError(f"{script.name} printed nothing on stdout; expected one JSON object")

@@ -65,9 +65,7 @@ class Sizes:
     max_seconds: float  # time bound of each phase
 
 
-FULL = Sizes(
-    runs=200, mlflow_simple_runs=10, params=20, metrics=10, steps=50, search_runs=2000, max_seconds=600
-)
+FULL = Sizes(runs=200, mlflow_simple_runs=10, params=20, metrics=10, steps=50, search_runs=2000, max_seconds=600)
 QUICK = Sizes(runs=20, mlflow_simple_runs=2, params=20, metrics=10, steps=50, search_runs=200, max_seconds=60)
 
 
@@ -311,12 +309,8 @@ def _my_search(label: str) -> dict[str, Any]:
 def _my_list() -> dict[str, Any]:
     import modelyard as my
 
-    list_ms, list_samples, listed = _median_ms(
-        lambda: my.search_runs("bench", order_by=[ORDER_LIST], max_results=1000)
-    )
-    page_ms, page_samples, page = _median_ms(
-        lambda: my.search_runs("bench", order_by=[ORDER_LIST], max_results=100)
-    )
+    list_ms, list_samples, listed = _median_ms(lambda: my.search_runs("bench", order_by=[ORDER_LIST], max_results=1000))
+    page_ms, page_samples, page = _median_ms(lambda: my.search_runs("bench", order_by=[ORDER_LIST], max_results=100))
     return {
         "list_1000_ms": list_ms,
         "list_1000_samples_ms": list_samples,
@@ -439,9 +433,7 @@ def same_results(mlflow: dict[str, Any] | None, mine: dict[str, Any] | None) -> 
     return f"[red]search results differ[/red] ({detail})"
 
 
-def print_table(
-    rows: list[dict[str, Any]], mlflow: dict[str, Any] | None, mine: dict[str, Any] | None
-) -> None:
+def print_table(rows: list[dict[str, Any]], mlflow: dict[str, Any] | None, mine: dict[str, Any] | None) -> None:
     version = mlflow.get("version", "?") if mlflow else "not run"
     cached = " (cached)" if mlflow and mlflow.get("cached") else ""
     table = Table(title="Tracking: modelyard vs MLflow (SQLite, in-process)", title_justify="left")
@@ -465,9 +457,7 @@ def print_table(
         )
     out.print(table)
     if mlflow and "venv_ready_s" in mlflow:
-        out.print(
-            f"MLflow venv ready in {mlflow['venv_ready_s']:.1f} s; anchor script {mlflow['total_s']:.1f} s"
-        )
+        out.print(f"MLflow venv ready in {mlflow['venv_ready_s']:.1f} s; anchor script {mlflow['total_s']:.1f} s")
     if mine:
         out.print(f"modelyard {mine['version']}: {mine['total_s']:.1f} s")
     verdict = same_results(mlflow, mine)

@@ -20,7 +20,8 @@ def test_default_home_is_dot_modelyard(tmp_path: Path) -> None:
 def test_argument_beats_environment_beats_toml(tmp_path: Path) -> None:
     (tmp_path / "modelyard.toml").write_text('[modelyard]\nuri = "from-toml"\nflush_interval_s = 5\n')
     from_toml = resolve_settings(env={}, cwd=tmp_path)
-    assert from_toml.metadata_uri.endswith("from-toml/modelyard.db") and from_toml.flush_interval_s == 5
+    assert from_toml.metadata_uri.endswith("from-toml/modelyard.db")
+    assert from_toml.flush_interval_s == 5
     from_env = resolve_settings(env={"MODELYARD_URI": str(tmp_path / "env")}, cwd=tmp_path)
     assert from_env.metadata_uri.endswith("env/modelyard.db")
     explicit = resolve_settings(str(tmp_path / "arg"), env={"MODELYARD_URI": "x"}, cwd=tmp_path)
@@ -38,7 +39,8 @@ def test_postgres_needs_an_artifact_store(tmp_path: Path) -> None:
     settings = resolve_settings(
         "postgresql://u:secret@h/db", env={"MODELYARD_ARTIFACTS": "s3://bucket/prefix"}, cwd=tmp_path
     )
-    assert settings.artifact_uri == "s3://bucket/prefix" and not settings.is_embedded
+    assert settings.artifact_uri == "s3://bucket/prefix"
+    assert not settings.is_embedded
 
 
 @pytest.mark.parametrize(

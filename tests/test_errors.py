@@ -10,11 +10,7 @@ from modelyard import errors
 
 
 def _classes() -> list[type[errors.ModelyardError]]:
-    return [
-        obj
-        for _, obj in inspect.getmembers(errors, inspect.isclass)
-        if issubclass(obj, errors.ModelyardError)
-    ]
+    return [obj for _, obj in inspect.getmembers(errors, inspect.isclass) if issubclass(obj, errors.ModelyardError)]
 
 
 def test_every_code_is_unique_and_documented() -> None:

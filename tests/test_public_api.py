@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import modelyard
 
 EXPECTED_ALL = [
@@ -34,15 +36,22 @@ def test_import_is_light_and_fast() -> None:
         result = json.loads(out.stdout)
         best = result if best is None or result["s"] < best["s"] else best
     assert best is not None
-    heavy = {"sqlalchemy", "pandas", "boto3", "sklearn", "numpy", "alembic", "pydantic", "rich", "click", "httpx"}
+    heavy = {
+        "sqlalchemy",
+        "pandas",
+        "boto3",
+        "sklearn",
+        "numpy",
+        "alembic",
+        "pydantic",
+        "rich",
+        "click",
+        "httpx",
+    }
     assert not heavy & {m.partition(".")[0] for m in best["mods"]}
     assert best["s"] < 0.2
 
 
 def test_unknown_attribute_is_an_attribute_error() -> None:
-    try:
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         modelyard.nope  # noqa: B018
-    except AttributeError as exc:
-        assert "nope" in str(exc)
-    else:  # pragma: no cover
-        raise AssertionError("modelyard.nope resolved")

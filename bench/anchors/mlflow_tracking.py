@@ -255,9 +255,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--params", type=int, default=20)
     parser.add_argument("--metrics", type=int, default=10)
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument(
-        "--search-runs", type=int, default=2000, help="runs in the experiment for the 2nd search"
-    )
+    parser.add_argument("--search-runs", type=int, default=2000, help="runs in the experiment for the 2nd search")
     parser.add_argument("--max-seconds", type=float, default=900.0, help="time bound of each phase")
     return parser.parse_args(argv)
 
@@ -285,9 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         "version": mlflow.__version__,
         "python": platform.python_version(),
         "backend": "sqlite, in-process client",
-        "sizes": {
-            k: getattr(args, k) for k in ("runs", "simple_runs", "params", "metrics", "steps", "search_runs")
-        },
+        "sizes": {k: getattr(args, k) for k in ("runs", "simple_runs", "params", "metrics", "steps", "search_runs")},
     }
     out |= phase_simple(simple_id, args)
     out |= phase_batch(bench_id, args)

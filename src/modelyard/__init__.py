@@ -47,29 +47,80 @@ __all__ = sorted([*_LAZY, "__version__"])
 
 if TYPE_CHECKING:
     from modelyard._api import (
-        active_run,
-        connect,
-        download_artifacts,
-        end_run,
-        flush,
-        get_metric_history,
-        get_run,
-        list_artifacts,
-        list_experiments,
-        log_artifact,
-        log_metric,
-        log_metrics,
-        log_param,
-        log_params,
-        search_runs,
-        set_tag,
-        set_tags,
-        start_run,
+        active_run as active_run,
     )
-    from modelyard.client import Client
-    from modelyard.integrations.sklearn import autolog
-    from modelyard.tracking.models import Experiment, Run, RunPage, RunStatus
-    from modelyard.tracking.runs import ActiveRun
+    from modelyard._api import (
+        connect as connect,
+    )
+    from modelyard._api import (
+        download_artifacts as download_artifacts,
+    )
+    from modelyard._api import (
+        end_run as end_run,
+    )
+    from modelyard._api import (
+        flush as flush,
+    )
+    from modelyard._api import (
+        get_metric_history as get_metric_history,
+    )
+    from modelyard._api import (
+        get_run as get_run,
+    )
+    from modelyard._api import (
+        list_artifacts as list_artifacts,
+    )
+    from modelyard._api import (
+        list_experiments as list_experiments,
+    )
+    from modelyard._api import (
+        log_artifact as log_artifact,
+    )
+    from modelyard._api import (
+        log_metric as log_metric,
+    )
+    from modelyard._api import (
+        log_metrics as log_metrics,
+    )
+    from modelyard._api import (
+        log_param as log_param,
+    )
+    from modelyard._api import (
+        log_params as log_params,
+    )
+    from modelyard._api import (
+        search_runs as search_runs,
+    )
+    from modelyard._api import (
+        set_tag as set_tag,
+    )
+    from modelyard._api import (
+        set_tags as set_tags,
+    )
+    from modelyard._api import (
+        start_run as start_run,
+    )
+    from modelyard.client import (
+        Client as Client,
+    )
+    from modelyard.integrations.sklearn import (
+        autolog as autolog,
+    )
+    from modelyard.tracking.models import (
+        Experiment as Experiment,
+    )
+    from modelyard.tracking.models import (
+        Run as Run,
+    )
+    from modelyard.tracking.models import (
+        RunPage as RunPage,
+    )
+    from modelyard.tracking.models import (
+        RunStatus as RunStatus,
+    )
+    from modelyard.tracking.runs import (
+        ActiveRun as ActiveRun,
+    )
 
 
 def __getattr__(name: str) -> Any:

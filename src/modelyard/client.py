@@ -67,7 +67,7 @@ def _shutdown(tracker: Tracker, open_runs: dict[RunId, ActiveRun], state: dict[s
         if not run.ended:
             try:
                 tracker.end_run(run.id, status)
-            except Exception:  # noqa: BLE001 - at exit nothing can be reported but the log
+            except Exception:
                 import logging
 
                 logging.getLogger("modelyard").exception("could not end run %s at exit", run.id)
@@ -90,7 +90,13 @@ class Client:
         >>> team = Client("postgresql://db/yard", artifacts="s3://bucket/yard")  # doctest: +SKIP
     """
 
-    def __init__(self, uri: str | os.PathLike[str] | None = None, *, artifacts: str | None = None, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        uri: str | os.PathLike[str] | None = None,
+        *,
+        artifacts: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.settings = settings or resolve_settings(None if uri is None else os.fspath(uri), artifacts=artifacts)
         self.metadata = open_metadata_store(self.settings)
         self.artifacts = open_artifact_store(self.settings)
@@ -193,7 +199,9 @@ class Client:
         """Log one metric value of the current run at ``step``."""
         self._tracker.log_metrics(self._active().id, {key: value}, step)
 
-    def log_metrics(self, metrics: Mapping[str, float] | None = None, /, step: int | None = None, **kwargs: float) -> None:
+    def log_metrics(
+        self, metrics: Mapping[str, float] | None = None, /, step: int | None = None, **kwargs: float
+    ) -> None:
         """Log several metric values of the current run at one step."""
         self._tracker.log_metrics(self._active().id, merged(metrics, kwargs, "metrics"), step)
 

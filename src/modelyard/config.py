@@ -82,9 +82,7 @@ def _metadata_and_default_artifacts(uri: str) -> tuple[str, str | None]:
     if scheme == "sqlite":
         path = uri.split("///", 1)[-1] if "///" in uri else ""
         if not path:
-            raise ConfigError(
-                f"SQLite URI {uri!r} names no file.", hint="Use sqlite:////absolute/path/modelyard.db."
-            )
+            raise ConfigError(f"SQLite URI {uri!r} names no file.", hint="Use sqlite:////absolute/path/modelyard.db.")
         db = Path(path).expanduser().absolute()
         return f"sqlite:///{db}", (db.parent / BLOBS_DIRNAME).as_uri()
     if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
@@ -147,6 +145,7 @@ def resolve_settings(
         return toml.get(name)
 
     chosen_uri = pick("uri", uri)
+    implied: str | None
     if chosen_uri is None:
         metadata_uri, implied = _home_uris(base / DEFAULT_HOME)
     else:
@@ -170,4 +169,6 @@ def resolve_settings(
         return Settings.model_validate(fields)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"Invalid modelyard settings: {problems}.", hint="Check arguments, env and modelyard.toml.") from exc
+        raise ConfigError(
+            f"Invalid modelyard settings: {problems}.", hint="Check arguments, env and modelyard.toml."
+        ) from exc

@@ -73,6 +73,4 @@ def seeded(home: Path, tmp_path: Path) -> Seeded:
             client.log_metric("recall", 0.5)
     finally:
         client.close()
-    return Seeded(
-        home=home, small=small, mid=mid_run.id, big=big, fraud=fraud.id, report_digest=str(entry.digest)
-    )
+    return Seeded(home=home, small=small, mid=mid_run.id, big=big, fraud=fraud.id, report_digest=str(entry.digest))

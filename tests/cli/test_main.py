@@ -41,9 +41,7 @@ def test_help_lists_commands_and_examples() -> None:
         assert f"\n  {command} " in result.stdout
     assert "\n    modelyard experiments list\n" in result.stdout  # examples print verbatim, one per line
     runs_help = CliRunner().invoke(main, ["runs", "list", "-h"])
-    assert (
-        '\n    modelyard runs list churn --order-by "metrics.auc DESC" --max-results 10\n' in runs_help.stdout
-    )
+    assert '\n    modelyard runs list churn --order-by "metrics.auc DESC" --max-results 10\n' in runs_help.stdout
 
 
 def test_version() -> None:

@@ -113,10 +113,7 @@ def test_gc_json_and_grace(seeded: Seeded, invoke: Invoke) -> None:
         "kept_young": 1,
         "deleted": 0,
     }
-    assert (
-        "Kept 1 unreferenced object younger than the grace period (1h 00m)."
-        in invoke("gc", "--grace", "1h").stdout
-    )
+    assert "Kept 1 unreferenced object younger than the grace period (1h 00m)." in invoke("gc", "--grace", "1h").stdout
     document = json.loads(invoke("gc", "--grace", "0s", "--yes", "--json").stdout)
     assert document["dry_run"] is False
     assert document["unreferenced"] == [{"digest": str(orphan), "size_bytes": 30}]

@@ -21,9 +21,7 @@ def test_iso_time_is_utc() -> None:
 def test_local_time() -> None:
     assert output.format_local_time(None) == "-"
     moment = datetime(2024, 5, 1, 12, 0, 30)
-    assert output.format_local_time(moment) == moment.replace(tzinfo=UTC).astimezone().strftime(
-        "%Y-%m-%d %H:%M:%S"
-    )
+    assert output.format_local_time(moment) == moment.replace(tzinfo=UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
     assert len(output.format_local_time(moment, seconds=False)) == len("2024-05-01 12:00")
 
 

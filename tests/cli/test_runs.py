@@ -66,9 +66,7 @@ def test_filter_and_order(seeded: Seeded, invoke: Invoke) -> None:
     )
     assert result.exit_code == 0, result.output
     assert _ids(result.stdout) == [seeded.mid, seeded.small]
-    by_two_keys = invoke(
-        "runs", "list", "churn", "--order-by", "params.model", "--order-by", "metrics.loss", "--json"
-    )
+    by_two_keys = invoke("runs", "list", "churn", "--order-by", "params.model", "--order-by", "metrics.loss", "--json")
     assert _ids(by_two_keys.stdout) == [seeded.big, seeded.mid, seeded.small]
 
 
@@ -83,15 +81,11 @@ def test_search_is_list_with_a_required_filter(seeded: Seeded, invoke: Invoke) -
 
 
 def test_columns_filter_and_order_come_first(seeded: Seeded, invoke: Invoke) -> None:
-    chosen = invoke(
-        "runs", "list", "churn", "--columns", "metrics.loss,tags.team", "--columns", "params.nope"
-    )
+    chosen = invoke("runs", "list", "churn", "--columns", "metrics.loss,tags.team", "--columns", "params.nope")
     assert chosen.exit_code == 0, chosen.output
     assert _row(chosen.stdout, "id")[5:] == ["metrics.loss", "tags.team", "params.nope"]
     assert _row(chosen.stdout, seeded.big[:8])[6:] == ["0.9", "risk"]  # start is two words
-    mentioned = invoke(
-        "runs", "list", "churn", "--order-by", "metrics.loss", "--filter", "tags.team = 'risk'"
-    )
+    mentioned = invoke("runs", "list", "churn", "--order-by", "metrics.loss", "--filter", "tags.team = 'risk'")
     assert _row(mentioned.stdout, "id")[5:7] == ["metrics.loss", "tags.team"]
 
 
@@ -276,9 +270,7 @@ def test_ambiguous_prefix_and_empty_experiment(home: Path, invoke: Invoke) -> No
             )
     ambiguous = invoke("runs", "show", "abcd")
     assert ambiguous.exit_code == 2
-    assert ambiguous.stderr.startswith(
-        "Error [invalid-input]: Run id prefix 'abcd' matches more than one run"
-    )
+    assert ambiguous.stderr.startswith("Error [invalid-input]: Run id prefix 'abcd' matches more than one run")
     assert "Hint: Type more characters" in ambiguous.stderr
     unique = invoke("runs", "show", "abcdef1", "--json")
     assert json.loads(unique.stdout)["name"] == "twin-1"

@@ -138,9 +138,7 @@ def test_local_put_survives_kill_9(trial: int, tmp_path: Path) -> None:
     by_fault = trial % 2 == 1
     point = rng.choice(FAULT_POINTS) if by_fault else None
     root = tmp_path / "store"
-    process = _child(
-        LOCAL_CHILD, {"root": str(root), "seed": trial, "point": point, "skip": rng.randint(0, 6)}
-    )
+    process = _child(LOCAL_CHILD, {"root": str(root), "seed": trial, "point": point, "skip": rng.randint(0, 6)})
     assert process.stdout is not None
     assert process.stdout.readline() == b"ready\n"
     if not by_fault:

@@ -17,7 +17,7 @@ from modelyard.errors import UnsafePathError
 from modelyard.stores.paths import clean_relpath, contained_path
 
 PROFILE = os.environ.get("MODELYARD_TEST_PROFILE", "ci")
-PROPERTY_EXAMPLES = {"ci": 5_000, "extended": 200_000}.get(PROFILE, 5_000)
+PROPERTY_EXAMPLES = {"ci": 4_000, "extended": 200_000}.get(PROFILE, 4_000)
 
 CANARY = "canary.txt"
 CANARY_BYTES = b"canary: never read or written through the chokepoint\n"
@@ -166,9 +166,7 @@ _LONG = [
 ]
 
 CORPUS = sorted(
-    set(
-        itertools.chain(_traversals(), _ABSOLUTE_AND_SCHEMES, _TRICKS, _CONTROL_AND_UNICODE, _TRAILING, _LONG)
-    )
+    set(itertools.chain(_traversals(), _ABSOLUTE_AND_SCHEMES, _TRICKS, _CONTROL_AND_UNICODE, _TRAILING, _LONG))
 )
 
 GOOD = [
@@ -352,9 +350,7 @@ def test_containment_property(tmp_path: Path) -> None:
         suppress_health_check=[HealthCheck.too_slow],
     )
     @given(
-        links=st.dictionaries(
-            st.sampled_from(_LINK_SITES), st.sampled_from(_LINK_TARGETS), min_size=1, max_size=3
-        ),
+        links=st.dictionaries(st.sampled_from(_LINK_SITES), st.sampled_from(_LINK_TARGETS), min_size=1, max_size=3),
         parts=st.lists(_SEGMENTS, min_size=1, max_size=6),
         lead=st.sampled_from(["", "", "/", "./"]),
         trail=st.sampled_from(["", "", "/", "//"]),

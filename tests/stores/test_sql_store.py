@@ -53,10 +53,9 @@ def test_write_transactions_take_the_write_lock_at_begin(tmp_path: Path) -> None
     store = SqlMetadataStore(f"sqlite:///{path}")
     other = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
-        with store.db.write():
-            # Nothing written yet, but BEGIN IMMEDIATE already holds the lock: a second writer must wait.
-            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
-                other.execute("BEGIN IMMEDIATE")
+        # Nothing written yet, but BEGIN IMMEDIATE already holds the lock: a second writer must wait.
+        with store.db.write(), pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            other.execute("BEGIN IMMEDIATE")
         other.execute("BEGIN IMMEDIATE")
         other.execute("ROLLBACK")
     finally:
@@ -78,13 +77,10 @@ store.close()
 def test_processes_starting_together_migrate_once(backend: str, tmp_path: Path, pg_uri_factory: object) -> None:
     repetitions = 20 if PROFILE_EXTENDED else 3
     for attempt in range(repetitions):
-        if backend == "sqlite":
-            uri = f"sqlite:///{tmp_path / f'race{attempt}.db'}"
-        else:
-            uri = pg_uri_factory()  # type: ignore[operator]
+        sqlite_uri = f"sqlite:///{tmp_path / f'race{attempt}.db'}"
+        uri = sqlite_uri if backend == "sqlite" else pg_uri_factory()  # type: ignore[operator]
         procs = [
-            subprocess.Popen([sys.executable, "-c", _STARTER, uri], stderr=subprocess.PIPE, text=True)
-            for _ in range(8)
+            subprocess.Popen([sys.executable, "-c", _STARTER, uri], stderr=subprocess.PIPE, text=True) for _ in range(8)
         ]
         errors = [p.communicate(timeout=60)[1] for p in procs]
         assert [p.returncode for p in procs] == [0] * 8, errors

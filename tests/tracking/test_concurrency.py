@@ -25,7 +25,8 @@ _WRITER = textwrap.dedent(
     import json, sys, time
     from modelyard.client import Client
     from modelyard.config import resolve_settings
-    uri, artifacts, worker, runs, points = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    uri, artifacts = sys.argv[1], sys.argv[2]
+    worker, runs, points = (int(arg) for arg in sys.argv[3:6])
     client = Client(settings=resolve_settings(uri, artifacts=artifacts, env={}, flush_interval_s=0.2))
     latencies = []
     ids = []
@@ -75,12 +76,19 @@ def _hammer(uri: str, artifacts: str, writers: int, runs: int, points: int, read
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _WRITER, uri, artifacts, str(w), str(runs), str(points)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for w in range(writers)
     ]
     searchers = [
-        subprocess.Popen([sys.executable, "-c", _READER, uri, artifacts, "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _READER, uri, artifacts, "8"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(readers)
     ]
     outputs = [p.communicate(timeout=600) for p in procs]

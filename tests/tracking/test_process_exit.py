@@ -15,7 +15,7 @@ from modelyard.tracking.models import RunStatus
 
 
 def _run_script(home: Path, body: str) -> subprocess.CompletedProcess[str]:
-    script = "import modelyard as my\nmy.connect(%r)\n" % str(home) + textwrap.dedent(body)
+    script = f"import modelyard as my\nmy.connect({str(home)!r})\n" + textwrap.dedent(body)
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -48,7 +48,8 @@ def test_uncaught_exception_marks_open_run_failed(tmp_path: Path) -> None:
         raise SystemExit(my.nope)
         """,
     )
-    assert done.returncode != 0 and "nope" in done.stderr
+    assert done.returncode != 0
+    assert "nope" in done.stderr
     with Client(tmp_path) as client:
         run = client.get_run(done.stdout.strip())
         assert run.status is RunStatus.FAILED
@@ -56,7 +57,7 @@ def test_uncaught_exception_marks_open_run_failed(tmp_path: Path) -> None:
 
 
 def test_kill_9_never_marks_a_run_finished(tmp_path: Path) -> None:
-    script = "import modelyard as my, time\nmy.connect(%r)\n" % str(tmp_path) + textwrap.dedent(
+    script = f"import modelyard as my, time\nmy.connect({str(tmp_path)!r})\n" + textwrap.dedent(
         """
         run = my.start_run(experiment="exit")
         my.log_metric("m", 1.0)

@@ -30,20 +30,30 @@ def test_run_records_params_metrics_tags_and_context(client: Client) -> None:
     loss = record.metrics["loss"]
     assert (loss.last, loss.last_step, loss.min, loss.max) == (0.7, 2, 0.5, 0.9)
     assert record.metric("auc") == 0.91
-    assert record.end_time is not None and record.duration_s is not None
-    assert record.context.python_version and record.context.environment_digest.startswith("blake3:")
-    assert record.context.host and record.context.command
+    assert record.end_time is not None
+    assert record.duration_s is not None
+    assert record.context.python_version
+    assert record.context.environment_digest.startswith("blake3:")
+    assert record.context.host
+    assert record.context.command
     assert record.context.git_commit is None or len(record.context.git_commit) == 40
     history = my.get_metric_history(run.id, "loss")
     assert [(p.step, p.value) for p in history] == [(0, 0.9), (1, 0.5), (2, 0.7)]
 
 
 def test_exception_marks_failed_and_interrupt_marks_killed(client: Client) -> None:
-    with pytest.raises(RuntimeError, match="boom"), my.start_run(experiment="e") as failed:
-        my.log_metric("m", 1.0)
-        raise RuntimeError("boom")
-    with pytest.raises(KeyboardInterrupt), my.start_run(experiment="e") as killed:
-        raise KeyboardInterrupt
+    def fail(exc: BaseException) -> str:
+        with my.start_run(experiment="e") as run:
+            my.log_metric("m", 1.0)
+            failed_ids.append(run.id)
+            raise exc
+
+    failed_ids: list[str] = []
+    with pytest.raises(RuntimeError, match="boom"):
+        fail(RuntimeError("boom"))
+    with pytest.raises(KeyboardInterrupt):
+        fail(KeyboardInterrupt())
+    failed, killed = (my.get_run(run_id) for run_id in failed_ids)
     assert my.get_run(failed.id).status is RunStatus.FAILED
     assert my.get_run(failed.id).metric("m") == 1.0
     assert my.get_run(killed.id).status is RunStatus.KILLED
@@ -88,9 +98,8 @@ def test_logging_without_a_run_says_how_to_start_one(client: Client) -> None:
     ],
 )
 def test_bad_values_are_refused_at_the_call(client: Client, call: Any, match: str) -> None:
-    with my.start_run(experiment="bad"):
-        with pytest.raises(InvalidInputError, match=match):
-            call()
+    with my.start_run(experiment="bad"), pytest.raises(InvalidInputError, match=match):
+        call()
 
 
 def test_numpy_scalars_are_accepted(client: Client) -> None:
@@ -114,7 +123,7 @@ def test_a_param_changed_by_another_writer_conflicts_at_flush(client: Client) ->
         my.flush()
         client.metadata.runs.write([_batch(run.id, params={"depth": "3"})])  # another process logged it
         my.log_param("depth", 4)
-        with pytest.raises(ConflictError, match="'depth' of run .* is already '3'"):
+        with pytest.raises(ConflictError, match=r"'depth' of run .* is already '3'"):
             my.flush()
     assert my.get_run(run.id).params == {"depth": "3"}
 

@@ -381,9 +381,7 @@ def test_page_tokens_round_trip_and_are_url_safe() -> None:
 def test_a_token_of_another_search_is_refused() -> None:
     token = encode_page_token(100, query_fingerprint(["e1"], None, "metrics.auc"))
     other = query_fingerprint(["e1"], None, "metrics.auc DESC")
-    with pytest.raises(
-        InvalidInputError, match=r"belongs to another search.*same experiments, filter and order_by"
-    ):
+    with pytest.raises(InvalidInputError, match=r"belongs to another search.*same experiments, filter and order_by"):
         decode_page_token(token, other)
 
 
@@ -459,9 +457,7 @@ def _compare(
 comparisons = st.one_of(
     _compare(st.builds(metric, keys, st.sampled_from(["last", "min", "max"])), NUMERIC_OPS, numbers),
     _compare(st.builds(param, keys) | st.builds(tag, keys), TEXT_OPS, st.text(max_size=12)),
-    _compare(
-        st.sampled_from(["id", "name", "parent_id", "experiment_id"]).map(attribute), TEXT_OPS, st.text()
-    ),
+    _compare(st.sampled_from(["id", "name", "parent_id", "experiment_id"]).map(attribute), TEXT_OPS, st.text()),
     _compare(
         st.just(attribute("status")),
         ["=", "!="],
@@ -549,15 +545,12 @@ def test_rendered_trees_parse_back_to_themselves(condition: Condition, rnd: rand
 
 @QUICK
 @given(
-    st.lists(
-        st.builds(OrderKey, field=comparisons.map(lambda c: c.field), descending=st.booleans()), max_size=4
-    ),
+    st.lists(st.builds(OrderKey, field=comparisons.map(lambda c: c.field), descending=st.booleans()), max_size=4),
     st.randoms(use_true_random=False),
 )
 def test_rendered_order_by_parses_back(order: list[OrderKey], rnd: random.Random) -> None:
     terms = [
-        render_field(key.field, rnd)
-        + (f" {_keyword('desc', rnd)}" if key.descending else rnd.choice(["", " asc"]))
+        render_field(key.field, rnd) + (f" {_keyword('desc', rnd)}" if key.descending else rnd.choice(["", " asc"]))
         for key in order
     ]
     assert parse_order_by(terms) == tuple(order)

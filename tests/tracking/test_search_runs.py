@@ -79,7 +79,8 @@ def test_paging_with_tokens_visits_every_run_once(runs: dict[str, str]) -> None:
         token = page.next_page_token
         if token is None:
             break
-    assert seen == ["r0", "r1", "r2", "r3", "r4", "r5"] and pages == 2
+    assert seen == ["r0", "r1", "r2", "r3", "r4", "r5"]
+    assert pages == 2
     first = my.search_runs("churn", order_by="params.lr", max_results=4)
     with pytest.raises(InvalidInputError, match="another search"):
         my.search_runs("churn", order_by="params.lr DESC", max_results=4, page_token=first.next_page_token)

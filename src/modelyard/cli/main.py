@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from modelyard import __version__
-from modelyard.cli import experiments, maintenance, runs
+from modelyard.cli import demo, experiments, maintenance, runs
 from modelyard.cli.commands import ModelyardGroup
 from modelyard.cli.session import Session
 from modelyard.errors import ConfigError, InvalidInputError, ModelyardError, NotFoundError
@@ -77,6 +77,7 @@ main.add_command(experiments.experiments)
 main.add_command(runs.runs)
 main.add_command(maintenance.fsck)
 main.add_command(maintenance.gc)
+main.add_command(demo.demo)
 
 
 if __name__ == "__main__":

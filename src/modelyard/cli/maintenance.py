@@ -164,9 +164,7 @@ def _print_gc(report: GcReport, grace_s: float) -> None:
 
 
 @click.command(cls=ModelyardCommand)
-@click.option(
-    "--yes/--dry-run", "delete", default=False, help="Delete the objects; the default only lists them."
-)
+@click.option("--yes/--dry-run", "delete", default=False, help="Delete the objects; the default only lists them.")
 @click.option(
     "--grace", "grace_s", type=Duration(), default="1h", show_default=True, metavar="DURATION",
     help="Spare objects written more recently than this (3600, 90s, 15m, 1h, 2d); "

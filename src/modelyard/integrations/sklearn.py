@@ -31,7 +31,8 @@ def _sklearn() -> Any:
         import sklearn.base
     except ImportError as exc:
         raise ConfigError(
-            "scikit-learn is not installed, so it cannot be autologged.", hint="pip install 'modelyard[sklearn]'."
+            "scikit-learn is not installed, so it cannot be autologged.",
+            hint="pip install 'modelyard[sklearn]'.",
         ) from exc
     return sklearn.base
 
@@ -99,6 +100,7 @@ def _patch(cls: type, log_models: bool) -> None:
 
 def _subclasses(cls: type) -> set[type]:
     found: set[type] = set()
+    sub: type
     for sub in cls.__subclasses__():
         found.add(sub)
         found |= _subclasses(sub)
@@ -131,11 +133,11 @@ def autolog(*, log_models: bool = True) -> None:
         return
     original = base.__init_subclass__
 
-    def init_subclass(cls: type, **kwargs: Any) -> None:
-        original.__func__(cls, **kwargs)  # type: ignore[attr-defined]
+    def init_subclass(cls: Any, /, **kwargs: Any) -> None:
+        original.__func__(cls, **kwargs)
         _patch(cls, log_models)
 
-    wrapped = classmethod(init_subclass)
+    wrapped: Any = classmethod(init_subclass)
     setattr(init_subclass, _WRAPPED, True)
     setattr(wrapped, _WRAPPED, True)
     base.__init_subclass__ = wrapped

@@ -74,7 +74,9 @@ def _verify(artifacts: ArtifactStore, digest: Digest) -> tuple[int, str | None]:
     return size, None
 
 
-def fsck(metadata: MetadataStore, artifacts: ArtifactStore, *, sample: float | None = None, seed: int | None = None) -> FsckReport:
+def fsck(
+    metadata: MetadataStore, artifacts: ArtifactStore, *, sample: float | None = None, seed: int | None = None
+) -> FsckReport:
     """Verify referenced objects: all of them, or a random ``sample`` fraction (0 < sample <= 1)."""
     if sample is not None and not 0 < sample <= 1:
         raise InvalidInputError(f"Sample {sample!r} is not a fraction in (0, 1].", hint="Pass e.g. 0.1 for 10%.")

@@ -164,5 +164,3 @@ class MetadataStore(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
-
-

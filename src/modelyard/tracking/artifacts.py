@@ -47,7 +47,9 @@ class RunArtifacts:
         if source.is_dir():
             files = [(path, f"{target}/{clean_relpath(rel)}") for path, rel in _files_under(source)]
             if not files:
-                raise InvalidInputError(f"Folder {str(source)!r} holds no files.", hint="Log a folder with files in it.")
+                raise InvalidInputError(
+                    f"Folder {str(source)!r} holds no files.", hint="Log a folder with files in it."
+                )
         elif source.is_file():
             files = [(source, target)]
         else:
@@ -58,7 +60,9 @@ class RunArtifacts:
                 with path.open("rb") as handle:
                     stored = self._artifacts.put(handle)
             except PermissionError as exc:
-                raise InvalidInputError(f"Cannot read {str(path)!r}: {exc.strerror}.", hint="Check its permissions.") from exc
+                raise InvalidInputError(
+                    f"Cannot read {str(path)!r}: {exc.strerror}.", hint="Check its permissions."
+                ) from exc
             entries.append(ArtifactEntry(path=rel, digest=stored.digest, size_bytes=stored.size_bytes))
         self._store.runs.add_artifacts(run_id, entries)
         return entries

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     """The lifecycle of a run: RUNNING until ended as FINISHED, FAILED or KILLED."""
 
     RUNNING = "RUNNING"

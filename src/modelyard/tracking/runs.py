@@ -75,7 +75,9 @@ class Tracker:
             self._store.runs.get(parent_id)  # raises NotFoundError naming the parent
         exp = self._store.experiments.ensure(experiment)
         run_id = RunId(new_id())
-        checked = {values.check_key(k, "tag"): values.tag_value(k, v) for k, v in values.check_mapping(tags, "tags").items()}
+        checked = {
+            values.check_key(k, "tag"): values.tag_value(k, v) for k, v in values.check_mapping(tags, "tags").items()
+        }
         if name is not None and (not isinstance(name, str) or len(name) > 256 or not name.strip()):
             raise InvalidInputError(f"Run name {name!r} is empty or too long.", hint="Use 1 to 256 characters.")
         return self._store.runs.create(
@@ -97,7 +99,8 @@ class Tracker:
                 status = RunStatus(str(status).upper())
             except ValueError:
                 raise InvalidInputError(
-                    f"Run status {status!r} is not one of FINISHED, FAILED, KILLED.", hint="Pass status='FINISHED'."
+                    f"Run status {status!r} is not one of FINISHED, FAILED, KILLED.",
+                    hint="Pass status='FINISHED'.",
                 ) from None
         if status is RunStatus.RUNNING:
             raise InvalidInputError("A run cannot end as RUNNING.", hint="Pass FINISHED, FAILED or KILLED.")
@@ -125,14 +128,21 @@ class Tracker:
         step_number = 0 if step is None else values.step_value(step)
         moment = datetime.now(UTC)
         points = [
-            MetricPoint(key=values.check_key(k, "metric"), value=values.metric_value(k, v), step=step_number, timestamp=moment)
+            MetricPoint(
+                key=values.check_key(k, "metric"),
+                value=values.metric_value(k, v),
+                step=step_number,
+                timestamp=moment,
+            )
             for k, v in values.check_mapping(metrics, "metrics").items()
         ]
         self.buffer.add_metrics(run_id, points)
 
     def set_tags(self, run_id: RunId, tags: Mapping[str, object]) -> None:
         """Queue tags (a tag may change; the last value wins)."""
-        checked = {values.check_key(k, "tag"): values.tag_value(k, v) for k, v in values.check_mapping(tags, "tags").items()}
+        checked = {
+            values.check_key(k, "tag"): values.tag_value(k, v) for k, v in values.check_mapping(tags, "tags").items()
+        }
         self.buffer.add_tags(run_id, checked)
 
     # -- reading ---------------------------------------------------------------------------------------------
@@ -169,7 +179,8 @@ class Tracker:
             raise InvalidInputError("search_runs needs at least one experiment.", hint="Pass experiment='churn'.")
         if isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= MAX_RESULTS:
             raise InvalidInputError(
-                f"max_results={max_results!r} is out of range.", hint=f"Pass 1 to {MAX_RESULTS}; page with page_token."
+                f"max_results={max_results!r} is out of range.",
+                hint=f"Pass 1 to {MAX_RESULTS}; page with page_token.",
             )
         ids = tuple(ExperimentId(self._store.experiments.get(n).id) for n in names)
         fingerprint = search.query_fingerprint(ids, filter, order_by)

@@ -200,9 +200,7 @@ class _Parser:
         if len(items) == 1:
             return items[0]
         flat = [
-            part
-            for item in items
-            for part in (item.items if isinstance(item, BoolOp) and item.op == op else [item])
+            part for item in items for part in (item.items if isinstance(item, BoolOp) and item.op == op else [item])
         ]
         return BoolOp(op=op, items=tuple(flat))
 
@@ -237,9 +235,7 @@ class _Parser:
             after = self.take()
             if after.kind == "word" and after.text.lower() in ("in", "like", "ilike"):
                 return "not " + after.text.lower()
-            self.fail(
-                after.pos, f"expected in, like or ilike after 'not', got {_describe(after)}.", "operator"
-            )
+            self.fail(after.pos, f"expected in, like or ilike after 'not', got {_describe(after)}.", "operator")
         if word in ("in", "like", "ilike"):
             return word
         self.fail(token.pos, f"expected an operator after the field, got {_describe(token)}.", "operator")
@@ -295,9 +291,7 @@ class _Parser:
             self.fail(token.pos, problem, hint, **values)
         kind = _KINDS.get(kind_text.lower())
         if kind is None:
-            problem = (
-                f"unknown field kind {kind_text!r}.{close_matches(kind_text.lower(), _PLURALS.values())}"
-            )
+            problem = f"unknown field kind {kind_text!r}.{close_matches(kind_text.lower(), _PLURALS.values())}"
             self.fail(token.pos, problem, "kind")
         key = key or self.quoted_key(token)
         if kind == "attribute" and key.lower() not in ATTRIBUTES:
@@ -352,13 +346,9 @@ def _convert(parser: _Parser, field: Field, op: str, literal: _Literal) -> str |
     if field.key == "status" and field.kind == "attribute":
         status = literal.string.upper()
         if literal.kind != "string" or status not in _STATUSES:
-            parser.fail(
-                literal.pos, f"{literal.raw} is not a run status.{close_matches(status, _STATUSES)}", "status"
-            )
+            parser.fail(literal.pos, f"{literal.raw} is not a run status.{close_matches(status, _STATUSES)}", "status")
         return status
-    if literal.kind == "string" or (
-        literal.kind == "bool" and field.kind != "attribute" and op not in _PATTERNS
-    ):
+    if literal.kind == "string" or (literal.kind == "bool" and field.kind != "attribute" and op not in _PATTERNS):
         return literal.string
     if literal.kind == "number" and field.kind != "attribute" and op in ("=", "!="):
         return _number_text(literal.raw)
@@ -436,9 +426,7 @@ def parse_order_by(items: Sequence[str] | str | None) -> tuple[OrderKey, ...]:
     """
     terms = [items] if isinstance(items, str) else () if items is None else items
     if not isinstance(terms, Sequence) or not all(isinstance(term, str) for term in terms):
-        raise InvalidInputError(
-            f"order_by={items!r} is not a string or a list of strings.", hint=_HINTS["order"]
-        )
+        raise InvalidInputError(f"order_by={items!r} is not a string or a list of strings.", hint=_HINTS["order"])
     parsed = [_Parser(term, "order_by term", "order").parse_order_keys() for term in terms if term.strip()]
     return tuple(key for keys in parsed for key in keys)
 
@@ -497,9 +485,7 @@ def decode_page_token(token: str | None, query_fingerprint: str) -> int:
     """
     if not token:
         return 0
-    hint = (
-        "Pass the same experiments, filter and order_by as the search that made it, or start without a token."
-    )
+    hint = "Pass the same experiments, filter and order_by as the search that made it, or start without a token."
     try:
         if not isinstance(token, str) or len(token) > _MAX_TOKEN_CHARS:
             raise ValueError(token)
@@ -508,9 +494,7 @@ def decode_page_token(token: str | None, query_fingerprint: str) -> int:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValueError(offset)
     except (ValueError, TypeError, KeyError) as exc:
-        problem = (
-            f"The page token {str(token)[:40]!r} was not made by search_runs; it belongs to another search."
-        )
+        problem = f"The page token {str(token)[:40]!r} was not made by search_runs; it belongs to another search."
         raise InvalidInputError(problem, hint=hint) from exc
     if fingerprint != query_fingerprint:
         raise InvalidInputError("This page token belongs to another search.", hint=hint)

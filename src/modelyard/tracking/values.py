@@ -25,7 +25,10 @@ _KEY = re.compile(r"[A-Za-z0-9_\-. /:]+")
 def check_key(key: object, what: str) -> str:
     """Return ``key`` if it is a valid name for a param, metric or tag."""
     if not isinstance(key, str) or not key:
-        raise InvalidInputError(f"{what.capitalize()} key {key!r} is not a non-empty string.", hint="Use a name such as 'learning_rate'.")
+        raise InvalidInputError(
+            f"{what.capitalize()} key {key!r} is not a non-empty string.",
+            hint="Use a name such as 'learning_rate'.",
+        )
     if len(key) > KEY_LENGTH:
         raise InvalidInputError(
             f"{what.capitalize()} key {key[:40]!r}... has {len(key)} characters; the limit is {KEY_LENGTH}.",
@@ -101,7 +104,9 @@ def step_value(step: object) -> int:
             try:
                 step = int(step.__index__())  # type: ignore[attr-defined]  # numpy integers
             except (AttributeError, TypeError):
-                raise InvalidInputError(f"Step {step!r} is not a whole number.", hint="Pass step=0, 1, 2, ...") from None
+                raise InvalidInputError(
+                    f"Step {step!r} is not a whole number.", hint="Pass step=0, 1, 2, ..."
+                ) from None
     if not 0 <= step < 2**62:
         raise InvalidInputError(f"Step {step} is out of range.", hint="Steps run from 0 to 2**62 - 1.")
     return step
@@ -114,7 +119,7 @@ def check_mapping(values: Mapping[str, object] | None, what: str) -> Mapping[str
     if not isinstance(values, Mapping):
         raise InvalidInputError(
             f"{what.capitalize()} must be a mapping of names to values, not {type(values).__name__}.",
-            hint=f"Pass a dict, e.g. {{'lr': 0.1}}.",
+            hint="Pass a dict, e.g. {'lr': 0.1}.",
         )
     return values
 

@@ -237,9 +237,7 @@ def test_bit_rot_is_always_refused(artifact_store: ArtifactStore, rewrite: Rewri
     assert all(item.digest.hex in message for item, message in zip(stored, refused, strict=True))
 
 
-def test_a_good_put_repairs_an_object_of_the_wrong_size(
-    artifact_store: ArtifactStore, rewrite: Rewrite
-) -> None:
+def test_a_good_put_repairs_an_object_of_the_wrong_size(artifact_store: ArtifactStore, rewrite: Rewrite) -> None:
     data = os.urandom(5000)
     stored = artifact_store.put(io.BytesIO(data))
     rewrite(stored.digest, lambda raw: raw[:100])
@@ -492,9 +490,7 @@ def test_s3_wrong_credentials_are_reported(s3_server: S3Server, s3_bucket: str) 
     ).client(max_attempts=1)
     try:
         store = S3ArtifactStore(s3_bucket, client=bad)
-        with pytest.raises(
-            StoreUnavailableError, match=f"Access to bucket '{s3_bucket}' .* was denied"
-        ) as info:
+        with pytest.raises(StoreUnavailableError, match=f"Access to bucket '{s3_bucket}' .* was denied") as info:
             store.open(UNKNOWN)
         assert "AWS_ACCESS_KEY_ID" in str(info.value)
         with pytest.raises(StoreUnavailableError, match="was denied"):

@@ -124,7 +124,8 @@ class LocalArtifactStore:
             ) from exc
 
     def _put(self, data: BinaryIO) -> StoredObject:
-        _make_dir(self._objects)
+        if _make_dir(self._objects):
+            _fsync_dir(self.root)
         _make_dir(self._tmp)
         with tempfile.NamedTemporaryFile(dir=self._tmp, prefix="put-", suffix=".part", delete=False) as temp:
             temp_path = Path(temp.name)
@@ -200,9 +201,7 @@ class LocalArtifactStore:
     def list_objects(self) -> Iterator[StoredObject]:
         """Every stored object, shard by shard; stray files that are not digests are skipped."""
         try:
-            shards = sorted(
-                entry.name for entry in os.scandir(self._objects) if entry.is_dir(follow_symlinks=False)
-            )
+            shards = sorted(entry.name for entry in os.scandir(self._objects) if entry.is_dir(follow_symlinks=False))
         except FileNotFoundError:
             return
         for shard in shards:
@@ -210,9 +209,7 @@ class LocalArtifactStore:
                 continue
             with os.scandir(self._objects / shard) as entries:
                 found = [
-                    (e.name, e.stat(follow_symlinks=False).st_size)
-                    for e in entries
-                    if e.is_file(follow_symlinks=False)
+                    (e.name, e.stat(follow_symlinks=False).st_size) for e in entries if e.is_file(follow_symlinks=False)
                 ]
             for name, size in found:
                 if len(name) == 62 and _HEX.issuperset(name):
@@ -228,10 +225,7 @@ class LocalArtifactStore:
             return 0
         for entry in entries:
             try:
-                if (
-                    entry.is_file(follow_symlinks=False)
-                    and entry.stat(follow_symlinks=False).st_mtime < cutoff
-                ):
+                if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
                     os.unlink(entry.path)
                     removed += 1
             except FileNotFoundError:

@@ -45,9 +45,7 @@ _MAX_COPY_BYTES = 5 * 1024 * _MiB  # CopyObject's limit
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")
 _HEX = re.compile(r"[0-9a-f]{2}/[0-9a-f]{62}")
 _MISSING_KEY_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-_DENIED_CODES = frozenset(
-    {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}
-)
+_DENIED_CODES = frozenset({"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"})
 
 
 def _check_bucket(bucket: str) -> None:

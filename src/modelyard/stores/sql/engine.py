@@ -38,7 +38,9 @@ def _normalise(uri: str) -> URL:
     try:
         url = make_url(uri)
     except ArgumentError as exc:
-        raise ConfigError(f"Invalid database URI {uri!r}: {exc}.", hint="Use sqlite:///path.db or postgresql://...") from exc
+        raise ConfigError(
+            f"Invalid database URI {uri!r}: {exc}.", hint="Use sqlite:///path.db or postgresql://..."
+        ) from exc
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     return url

@@ -41,9 +41,7 @@ class SqlExperimentRepository:
             return found
         with self._db.write() as conn:
             conn.execute(
-                insert_ignore(conn, t.experiments).values(
-                    id=new_id(), name=name, created_ms=int(time.time() * 1000)
-                )
+                insert_ignore(conn, t.experiments).values(id=new_id(), name=name, created_ms=int(time.time() * 1000))
             )
         found = self._find(name)
         if found is None:  # pragma: no cover - the insert above or a racing one created it
@@ -67,11 +65,7 @@ class SqlExperimentRepository:
 
     def list(self) -> list[Experiment]:
         """All experiments with their run counts, by name."""
-        counts = (
-            select(t.runs.c.experiment_id, func.count().label("n"))
-            .group_by(t.runs.c.experiment_id)
-            .subquery()
-        )
+        counts = select(t.runs.c.experiment_id, func.count().label("n")).group_by(t.runs.c.experiment_id).subquery()
         stmt = (
             select(t.experiments, func.coalesce(counts.c.n, 0).label("run_count"))
             .outerjoin(counts, counts.c.experiment_id == t.experiments.c.id)

@@ -83,7 +83,8 @@ class SqlRunRepository:
             rows = conn.execute(self._run_select().where(t.runs.c.id == run_id)).all()
             if not rows:
                 raise NotFoundError(
-                    f"No run with id {run_id!r}.", hint="Find run ids with `modelyard runs list <experiment>`."
+                    f"No run with id {run_id!r}.",
+                    hint="Find run ids with `modelyard runs list <experiment>`.",
                 )
             return self._load(conn, rows)[0]
 
@@ -151,7 +152,8 @@ class SqlRunRepository:
     @staticmethod
     def _write_params(conn: Connection, run_id: RunId, values: dict[str, str]) -> None:
         conn.execute(
-            insert_ignore(conn, t.params), [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()]
+            insert_ignore(conn, t.params),
+            [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()],
         )
         keys = sorted(values)
         for chunk in _chunks(keys):
@@ -229,10 +231,14 @@ class SqlRunRepository:
                 insert_ignore(conn, t.metric_series),
                 [
                     {
-                        "run_id": run_id, "key": key, "last_value": first[(run_id, key)].value,
-                        "last_step": first[(run_id, key)].step, "last_ms": _ms(first[(run_id, key)].timestamp),
-                        "min_value": first[(run_id, key)].value, "max_value": first[(run_id, key)].value,
-                    }  # fmt: skip
+                        "run_id": run_id,
+                        "key": key,
+                        "last_value": first[(run_id, key)].value,
+                        "last_step": first[(run_id, key)].step,
+                        "last_ms": _ms(first[(run_id, key)].timestamp),
+                        "min_value": first[(run_id, key)].value,
+                        "max_value": first[(run_id, key)].value,
+                    }
                     for run_id, key in missing
                 ],
             )
@@ -279,7 +285,13 @@ class SqlRunRepository:
 
         now = int(time.time() * 1000)
         rows = [
-            {"run_id": run_id, "path": e.path, "digest": str(e.digest), "size_bytes": e.size_bytes, "logged_ms": now}
+            {
+                "run_id": run_id,
+                "path": e.path,
+                "digest": str(e.digest),
+                "size_bytes": e.size_bytes,
+                "logged_ms": now,
+            }
             for e in entries
         ]
 
@@ -314,21 +326,15 @@ class SqlRunRepository:
         metrics: dict[str, dict[str, MetricSummary]] = defaultdict(dict)
         p, g, m = t.params.c, t.tags.c, t.metric_series.c
         for chunk in _chunks(ids):
-            for run_id, key, value in conn.execute(
-                select(p.run_id, p.key, p.value).where(p.run_id.in_(chunk))
-            ).all():
+            for run_id, key, value in conn.execute(select(p.run_id, p.key, p.value).where(p.run_id.in_(chunk))).all():
                 params[run_id][key] = value
-            for run_id, key, value in conn.execute(
-                select(g.run_id, g.key, g.value).where(g.run_id.in_(chunk))
-            ).all():
+            for run_id, key, value in conn.execute(select(g.run_id, g.key, g.value).where(g.run_id.in_(chunk))).all():
                 tags[run_id][key] = value
             stmt = select(m.run_id, m.key, m.last_value, m.last_step, m.min_value, m.max_value).where(
                 m.run_id.in_(chunk)
             )
             for run_id, key, last, last_step, low, high in conn.execute(stmt).all():
-                metrics[run_id][key] = MetricSummary(
-                    key=key, last=last, last_step=last_step, min=low, max=high
-                )
+                metrics[run_id][key] = MetricSummary(key=key, last=last, last_step=last_step, min=low, max=high)
         return [
             Run(
                 id=RunId(row.id),

@@ -7,6 +7,7 @@ never match a comparison and sort last.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
@@ -54,27 +55,23 @@ class _Joins:
         return stmt
 
 
+_ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq}
+
+
 def _compare(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
-    if op in ("in", "not in"):
+    present = column.is_not(None)
+    result: ColumnElement[bool]
+    if op in _ORDERING:
+        result = _ORDERING[op](column, value)
+    elif op == "!=":
+        result = and_(present, column != value)
+    elif op in ("in", "not in"):
         values = list(value)
-        return column.in_(values) if op == "in" else and_(column.is_not(None), column.not_in(values))
-    simple = {
-        "=": column == value,
-        "!=": and_(column.is_not(None), column != value),
-        "<": column < value,
-        "<=": column <= value,
-        ">": column > value,
-        ">=": column >= value,
-    }
-    if op in simple:
-        return simple[op]
-    matchers = {
-        "like": lambda: column.like(value),
-        "ilike": lambda: column.ilike(value),
-        "not like": lambda: and_(column.is_not(None), ~column.like(value)),
-        "not ilike": lambda: and_(column.is_not(None), ~column.ilike(value)),
-    }
-    result: ColumnElement[bool] = matchers[op]()
+        result = column.in_(values) if op == "in" else and_(present, column.not_in(values))
+    else:
+        negated, _, kind = op.rpartition(" ")
+        matched = column.ilike(value) if kind == "ilike" else column.like(value)
+        result = and_(present, ~matched) if negated else matched
     return result
 
 
@@ -82,7 +79,7 @@ def _condition(joins: _Joins, cond: Condition) -> ColumnElement[bool]:
     if isinstance(cond, BoolOp):
         parts = [_condition(joins, item) for item in cond.items]
         return and_(*parts) if cond.op == "and" else or_(*parts)
-    assert isinstance(cond, Comparison)  # noqa: S101 - the Condition union has two members
+    assert isinstance(cond, Comparison)
     return _compare(joins.column(cond.field), cond.op, cond.value)
 
 

@@ -61,9 +61,7 @@ def upgrade() -> None:
         sa.Column("max_value", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_metric_series"),
         sa.UniqueConstraint("run_id", "key", name="uq_metric_series_run_id_key"),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name="fk_metric_series_run_id_runs", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_metric_series_run_id_runs", ondelete="CASCADE"),
     )
     op.create_index("ix_metric_series_key_last_value", "metric_series", ["key", "last_value"])
     op.create_table(
@@ -89,9 +87,7 @@ def upgrade() -> None:
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
         sa.Column("logged_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("run_id", "path", name="pk_run_artifacts"),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name="fk_run_artifacts_run_id_runs", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_run_artifacts_run_id_runs", ondelete="CASCADE"),
     )
     op.create_index("ix_run_artifacts_digest", "run_artifacts", ["digest"])
 

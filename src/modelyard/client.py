@@ -158,19 +158,21 @@ class Client:
         return active
 
     def _on_run_exit(self, run: ActiveRun, status: RunStatus) -> None:
-        self.end_run(status=status, run_id=run.id)
+        self._end(status, RunId(run.id))
 
     def end_run(self, status: RunStatus | str = RunStatus.FINISHED, *, run_id: str | None = None) -> Run:
-        """End the current run (or ``run_id``) after writing everything it logged."""
-        active = self._active() if run_id is None else self._open_runs.get(RunId(run_id))
-        target = RunId(run_id) if run_id is not None else self._active().id
+        """End the current run (or ``run_id``) after writing everything it logged; return its record."""
+        target = self._active().id if run_id is None else RunId(run_id)
+        self._end(status, target)
+        return self._tracker.get_run(target)
+
+    def _end(self, status: RunStatus | str, run_id: RunId) -> None:
         stack = _context.run_stack.get()
-        _context.run_stack.set(tuple(r for r in stack if r.id != target))
-        record = self._tracker.end_run(target, status)  # type: ignore[arg-type]
+        _context.run_stack.set(tuple(r for r in stack if r.id != run_id))
+        self._tracker.end_run(run_id, status)
+        active = self._open_runs.pop(run_id, None)
         if active is not None:
             active.ended = True
-            self._open_runs.pop(active.id, None)
-        return record
 
     def active_run(self) -> ActiveRun | None:
         """The current run of this context, or None."""

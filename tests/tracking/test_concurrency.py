@@ -72,7 +72,8 @@ def _expected(worker: int, run: int, points: int) -> set[tuple[str, int, float]]
 
 
 def _hammer(uri: str, artifacts: str, writers: int, runs: int, points: int, readers: int) -> None:
-    Client(settings=resolve_settings(uri, artifacts=artifacts, env={})).close()  # create the schema first
+    with Client(settings=resolve_settings(uri, artifacts=artifacts, env={})) as first:  # schema + experiment
+        first.metadata.experiments.ensure("concurrent")
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _WRITER, uri, artifacts, str(w), str(runs), str(points)],

@@ -116,7 +116,7 @@ class RunRepository(Protocol):
         """
         ...
 
-    def end(self, run_id: RunId, status: RunStatus, end_ms: int) -> Run:
+    def end(self, run_id: RunId, status: RunStatus, end_ms: int) -> None:
         """Mark a run ended. Ending an ended run with the same status is a no-op; another status conflicts."""
         ...
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from modelyard.errors import ConflictError, ModelyardError, NotFoundError
 from modelyard.ids import RunId
 from modelyard.stores.protocols import RunRepository
-from modelyard.tracking.models import LogBatch, MetricPoint
+from modelyard.tracking.models import LogBatch, MetricPoint, RunStatus
 
 __all__ = ["LogBuffer"]
 
@@ -110,6 +110,28 @@ class LogBuffer:
                 self._write_one_by_one(batches)
             except BaseException:
                 self._restore(pending)
+                raise
+
+    def write_final(self, run_id: RunId, status: RunStatus, end_ms: int) -> None:
+        """Write what a run has pending and its end in one transaction (one commit, one fsync)."""
+        with self._flush_lock:
+            with self._lock:
+                entry = self._pending.pop(run_id, None) or _Pending()
+                self._points = max(0, self._points - len(entry.metrics))
+            batch = LogBatch(
+                run_id=run_id,
+                params=entry.params,
+                tags=entry.tags,
+                metrics=entry.metrics,
+                end_status=status,
+                end_ms=end_ms,
+            )
+            try:
+                self._runs.write([batch])
+            except (ConflictError, NotFoundError):
+                raise
+            except BaseException:
+                self._restore({run_id: entry})
                 raise
 
     def _write_one_by_one(self, batches: list[LogBatch]) -> None:

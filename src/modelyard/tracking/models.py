@@ -248,12 +248,14 @@ class RunQuery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LogBatch:
-    """Everything buffered for one run since the last flush."""
+    """Everything buffered for one run since the last flush, and optionally the run's end (written last)."""
 
     run_id: RunId
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     metrics: list[MetricPoint] = field(default_factory=list)
+    end_status: RunStatus | None = None
+    end_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

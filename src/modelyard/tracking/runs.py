@@ -60,6 +60,7 @@ class Tracker:
     def __init__(self, store: MetadataStore, *, flush_interval_s: float, flush_max_points: int) -> None:
         self._store = store
         self.buffer = LogBuffer(store.runs, interval_s=flush_interval_s, max_points=flush_max_points)
+        self._experiments: dict[str, Experiment] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def create_run(
@@ -73,7 +74,11 @@ class Tracker:
         """Create a RUNNING run in ``experiment`` (created if missing) with the process context captured."""
         if parent_id is not None:
             self._store.runs.get(parent_id)  # raises NotFoundError naming the parent
-        exp = self._store.experiments.ensure(experiment)
+        exp = self._experiments.get(experiment)
+        if exp is None:
+            exp = self._store.experiments.ensure(experiment)
+            if len(self._experiments) < 1024:  # experiments are never renamed or deleted; bounded anyway
+                self._experiments[experiment] = exp
         run_id = RunId(new_id())
         checked = {
             values.check_key(k, "tag"): values.tag_value(k, v) for k, v in values.check_mapping(tags, "tags").items()
@@ -92,7 +97,7 @@ class Tracker:
             )
         )
 
-    def end_run(self, run_id: RunId, status: RunStatus) -> Run:
+    def end_run(self, run_id: RunId, status: RunStatus | str) -> None:
         """Flush, then mark the run ended with ``status``."""
         if not isinstance(status, RunStatus):
             try:
@@ -104,8 +109,8 @@ class Tracker:
                 ) from None
         if status is RunStatus.RUNNING:
             raise InvalidInputError("A run cannot end as RUNNING.", hint="Pass FINISHED, FAILED or KILLED.")
-        self.buffer.flush()
-        return self._store.runs.end(run_id, status, int(time.time() * 1000))
+        self.buffer.write_final(run_id, status, int(time.time() * 1000))
+        self.buffer.flush()  # other runs' values, and any error of a background write
 
     # -- logging ---------------------------------------------------------------------------------------------
     def log_params(self, run: ActiveRun, params: Mapping[str, object]) -> None:

@@ -7,6 +7,7 @@ compared or ordered makes search and "best run" answers meaningless; log a diver
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -24,11 +25,18 @@ _KEY = re.compile(r"[A-Za-z0-9_\-. /:]+")
 
 def check_key(key: object, what: str) -> str:
     """Return ``key`` if it is a valid name for a param, metric or tag."""
-    if not isinstance(key, str) or not key:
-        raise InvalidInputError(
-            f"{what.capitalize()} key {key!r} is not a non-empty string.",
-            hint="Use a name such as 'learning_rate'.",
-        )
+    if key.__class__ is str:
+        return _checked_key(key, what)  # type: ignore[arg-type]
+    raise InvalidInputError(
+        f"{what.capitalize()} key {key!r} is not a non-empty string.", hint="Use a name such as 'learning_rate'."
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_key(key: str, what: str) -> str:
+    """Validate a key; cached because a training loop logs the same few keys many times."""
+    if not key:
+        raise InvalidInputError(f"{what.capitalize()} key is empty.", hint="Use a name such as 'learning_rate'.")
     if len(key) > KEY_LENGTH:
         raise InvalidInputError(
             f"{what.capitalize()} key {key[:40]!r}... has {len(key)} characters; the limit is {KEY_LENGTH}.",
@@ -77,7 +85,9 @@ def tag_value(key: str, value: object) -> str:
 
 def metric_value(key: str, value: object) -> float:
     """Return a metric value as a finite float."""
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if value.__class__ is float or value.__class__ is int:  # the common case, without ABC checks
+        number = float(value)  # type: ignore[arg-type]
+    elif isinstance(value, bool) or not isinstance(value, Real):
         try:
             number = float(value)  # type: ignore[arg-type]  # numpy scalars, Decimal, 0-d arrays
         except (TypeError, ValueError):

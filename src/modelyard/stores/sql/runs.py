@@ -33,6 +33,7 @@ from modelyard.tracking.models import (
 __all__ = ["SqlRunRepository"]
 
 _IN_CHUNK = 500
+_STATUS = {status.value: status for status in RunStatus}
 
 
 def _ms(moment: datetime) -> int:
@@ -75,7 +76,26 @@ class SqlRunRepository:
                 conn.execute(t.tags.insert(), [{"run_id": new.id, "key": k, "value": v} for k, v in new.tags.items()])
 
         self._db.retrying(work)
-        return self.get(new.id)
+        experiment = self._db_experiment_name(new.experiment_id)
+        return Run(
+            id=new.id,
+            experiment_id=new.experiment_id,
+            experiment_name=experiment,
+            name=new.name,
+            status=RunStatus.RUNNING,
+            parent_id=new.parent_id,
+            start_time=datetime.fromtimestamp(_ms(new.start_time) / 1000, UTC),
+            end_time=None,
+            context=new.context,
+            tags=dict(new.tags),
+        )
+
+    def _db_experiment_name(self, experiment_id: ExperimentId) -> str:
+        with self._db.read() as conn:
+            name = conn.execute(select(t.experiments.c.name).where(t.experiments.c.id == experiment_id)).scalar()
+        if name is None:
+            raise NotFoundError(f"No experiment with id {experiment_id!r}.", hint="Check the experiment id.")
+        return str(name)
 
     def get(self, run_id: RunId) -> Run:
         """Return one run, or raise NotFoundError."""
@@ -88,40 +108,22 @@ class SqlRunRepository:
                 )
             return self._load(conn, rows)[0]
 
-    def end(self, run_id: RunId, status: RunStatus, end_ms: int) -> Run:
+    def end(self, run_id: RunId, status: RunStatus, end_ms: int) -> None:
         """Mark a run ended; the same status again is a no-op, another one conflicts."""
-
-        def work(conn: Connection) -> None:
-            ended = conn.execute(
-                update(t.runs)
-                .where(t.runs.c.id == run_id, t.runs.c.status == RunStatus.RUNNING.value)
-                .values(status=status.value, end_ms=end_ms)
-            )
-            if ended.rowcount == 1:
-                return
-            row = conn.execute(select(t.runs.c.status).where(t.runs.c.id == run_id)).first()
-            if row is None:
-                raise NotFoundError(f"No run with id {run_id!r}.", hint="Check the run id.")
-            current = RunStatus(row.status)
-            if current is not status:
-                raise ConflictError(
-                    f"Run {run_id} already ended as {current.value}; it cannot end again as {status.value}.",
-                    hint="A run ends once; start a new run to record another outcome.",
-                )
-
-        self._db.retrying(work)
-        return self.get(run_id)
+        self.write([LogBatch(run_id=run_id, end_status=status, end_ms=end_ms)])
 
     # -- logging ---------------------------------------------------------------------------------------------
     def write(self, batches: Sequence[LogBatch]) -> None:
-        """Write params, tags and metric points of several runs in one transaction."""
-        batches = [b for b in batches if b.params or b.tags or b.metrics]
+        """Write params, tags, metric points and run ends of several runs in one transaction."""
+        batches = [b for b in batches if b.params or b.tags or b.metrics or b.end_status is not None]
         if batches:
             self._db.retrying(lambda conn: self._write(conn, batches))
 
     def _write(self, conn: Connection, batches: Sequence[LogBatch]) -> None:
-        self._check_running(conn, [b.run_id for b in batches])
-        for batch in batches:
+        with_data = [b for b in batches if b.params or b.tags or b.metrics]
+        if with_data:
+            self._check_running(conn, [b.run_id for b in with_data])
+        for batch in with_data:
             if batch.params:
                 self._write_params(conn, batch.run_id, batch.params)
             if batch.tags:
@@ -129,9 +131,31 @@ class SqlRunRepository:
                     upsert(conn, t.tags, ["run_id", "key"], ["value"]),
                     [{"run_id": batch.run_id, "key": k, "value": v} for k, v in batch.tags.items()],
                 )
-        points = [(b.run_id, p) for b in batches for p in b.metrics]
+        points = [(b.run_id, p) for b in with_data for p in b.metrics]
         if points:
             self._write_metrics(conn, points)
+        for batch in batches:
+            if batch.end_status is not None:
+                self._end(conn, batch.run_id, batch.end_status, batch.end_ms or 0)
+
+    @staticmethod
+    def _end(conn: Connection, run_id: RunId, status: RunStatus, end_ms: int) -> None:
+        ended = conn.execute(
+            update(t.runs)
+            .where(t.runs.c.id == run_id, t.runs.c.status == RunStatus.RUNNING.value)
+            .values(status=status.value, end_ms=end_ms)
+        )
+        if ended.rowcount == 1:
+            return
+        row = conn.execute(select(t.runs.c.status).where(t.runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"No run with id {run_id!r}.", hint="Check the run id.")
+        current = RunStatus(row.status)
+        if current is not status:
+            raise ConflictError(
+                f"Run {run_id} already ended as {current.value}; it cannot end again as {status.value}.",
+                hint="A run ends once; start a new run to record another outcome.",
+            )
 
     @staticmethod
     def _check_running(conn: Connection, run_ids: Sequence[RunId]) -> None:
@@ -335,23 +359,29 @@ class SqlRunRepository:
             )
             for run_id, key, last, last_step, low, high in conn.execute(stmt).all():
                 metrics[run_id][key] = MetricSummary(key=key, last=last, last_step=last_step, min=low, max=high)
-        return [
-            Run(
-                id=RunId(row.id),
-                experiment_id=ExperimentId(row.experiment_id),
-                experiment_name=row.experiment_name,
-                name=row.name,
-                status=RunStatus(row.status),
-                parent_id=None if row.parent_id is None else RunId(row.parent_id),
-                start_time=datetime.fromtimestamp(row.start_ms / 1000, UTC),
-                end_time=_dt(row.end_ms),
-                context=RunContext.from_json(json.loads(row.context)),
-                params=params.get(row.id, {}),
-                tags=tags.get(row.id, {}),
-                metrics=metrics.get(row.id, {}),
+        contexts: dict[str, RunContext] = {}  # runs of one process share one context: parse it once
+        runs: list[Run] = []
+        for row in rows:
+            context = contexts.get(row.context)
+            if context is None:
+                context = contexts[row.context] = RunContext.from_json(json.loads(row.context))
+            runs.append(
+                Run(
+                    id=row.id,
+                    experiment_id=row.experiment_id,
+                    experiment_name=row.experiment_name,
+                    name=row.name,
+                    status=_STATUS[row.status],
+                    parent_id=row.parent_id,
+                    start_time=datetime.fromtimestamp(row.start_ms / 1000, UTC),
+                    end_time=_dt(row.end_ms),
+                    context=context,
+                    params=params.get(row.id, {}),
+                    tags=tags.get(row.id, {}),
+                    metrics=metrics.get(row.id, {}),
+                )
             )
-            for row in rows
-        ]
+        return runs
 
 
 def _suggest(key: str, names: Iterable[str]) -> str:

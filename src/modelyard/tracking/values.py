@@ -26,7 +26,7 @@ _KEY = re.compile(r"[A-Za-z0-9_\-. /:]+")
 def check_key(key: object, what: str) -> str:
     """Return ``key`` if it is a valid name for a param, metric or tag."""
     if key.__class__ is str:
-        return _checked_key(key, what)  # type: ignore[arg-type]
+        return _checked_key(key, what)
     raise InvalidInputError(
         f"{what.capitalize()} key {key!r} is not a non-empty string.", hint="Use a name such as 'learning_rate'."
     )
@@ -86,7 +86,7 @@ def tag_value(key: str, value: object) -> str:
 def metric_value(key: str, value: object) -> float:
     """Return a metric value as a finite float."""
     if value.__class__ is float or value.__class__ is int:  # the common case, without ABC checks
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)
     elif isinstance(value, bool) or not isinstance(value, Real):
         try:
             number = float(value)  # type: ignore[arg-type]  # numpy scalars, Decimal, 0-d arrays

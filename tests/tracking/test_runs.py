@@ -216,3 +216,24 @@ def test_experiments_are_listed_with_run_counts(client: Client) -> None:
     assert [(e.name, e.run_count) for e in listed] == [("a", 1), ("b", 2)]
     assert client.get_experiment("a").id == listed[0].id
     assert client.get_experiment(listed[0].id).name == "a"
+
+
+def test_ended_runs_read_from_their_snapshot_equal_the_tables(client: Client) -> None:
+    from sqlalchemy import select
+
+    from modelyard.stores.sql import schema, snapshots
+
+    with my.start_run(experiment="snap", tags={"t": "1"}) as run:
+        my.log_params(a=1, b="x")
+        for step in range(5):
+            my.log_metrics({"loss": 1 / (step + 1), "acc": step / 10}, step=step)
+    db = client.metadata.db  # type: ignore[attr-defined]
+    with db.read() as conn:
+        stored = conn.execute(select(schema.runs.c.snapshot).where(schema.runs.c.id == run.id)).scalar()
+        from_tables = snapshots.gather(conn, [run.id])
+    assert stored is not None
+    record = my.get_run(run.id)
+    assert record.params == from_tables.params[run.id] == {"a": "1", "b": "x"}
+    assert record.tags == from_tables.tags[run.id] == {"t": "1"}
+    assert record.metrics == from_tables.metrics[run.id]
+    assert record.metrics["loss"].min == 0.2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.dml import Insert
 
-__all__ = ["insert_ignore", "insert_points", "is_retryable", "upsert"]
+__all__ = ["in_chunks", "insert_ignore", "insert_points", "is_retryable", "upsert"]
 
 
 def _insert(conn: Connection, table: Table) -> Any:
@@ -54,3 +54,12 @@ def insert_points(conn: Connection, rows: Sequence[tuple[int, int, int, float]])
     This is the hottest write path: skipping SQLAlchemy's per-row parameter processing triples its speed.
     """
     conn.exec_driver_sql(_POINTS_SQL[conn.dialect.name], list(rows))
+
+
+_IN_CHUNK = 500  # bound parameters per IN list: far below SQLite's and PostgreSQL's limits
+
+
+def in_chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """Split values for ``IN (...)`` lists into chunks both dialects accept."""
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]

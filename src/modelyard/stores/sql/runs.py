@@ -14,14 +14,14 @@ from sqlalchemy.engine import Connection, Row
 from modelyard.errors import ConflictError, NotFoundError
 from modelyard.ids import Digest, ExperimentId, RunId
 from modelyard.stores.sql import schema as t
-from modelyard.stores.sql.dialects import insert_ignore, insert_points, upsert
+from modelyard.stores.sql import snapshots
+from modelyard.stores.sql.dialects import in_chunks, insert_ignore, insert_points, upsert
 from modelyard.stores.sql.engine import Database
 from modelyard.stores.sql.search import compile_query
 from modelyard.tracking.models import (
     ArtifactEntry,
     LogBatch,
     MetricPoint,
-    MetricSummary,
     NewRun,
     Run,
     RunContext,
@@ -32,7 +32,6 @@ from modelyard.tracking.models import (
 
 __all__ = ["SqlRunRepository"]
 
-_IN_CHUNK = 500
 _STATUS = {status.value: status for status in RunStatus}
 
 
@@ -42,11 +41,6 @@ def _ms(moment: datetime) -> int:
 
 def _dt(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class SqlRunRepository:
@@ -146,6 +140,7 @@ class SqlRunRepository:
             .values(status=status.value, end_ms=end_ms)
         )
         if ended.rowcount == 1:
+            snapshots.freeze(conn, run_id)
             return
         row = conn.execute(select(t.runs.c.status).where(t.runs.c.id == run_id)).first()
         if row is None:
@@ -161,7 +156,7 @@ class SqlRunRepository:
     def _check_running(conn: Connection, run_ids: Sequence[RunId]) -> None:
         wanted = set(run_ids)
         found: dict[str, str] = {}
-        for chunk in _chunks(sorted(wanted)):
+        for chunk in in_chunks(sorted(wanted)):
             stmt = select(t.runs.c.id, t.runs.c.status).where(t.runs.c.id.in_(chunk))
             found.update({row.id: row.status for row in conn.execute(stmt)})
         for run_id in sorted(wanted):
@@ -180,7 +175,7 @@ class SqlRunRepository:
             [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()],
         )
         keys = sorted(values)
-        for chunk in _chunks(keys):
+        for chunk in in_chunks(keys):
             stmt = select(t.params.c.key, t.params.c.value).where(
                 t.params.c.run_id == run_id, t.params.c.key.in_(chunk)
             )
@@ -241,7 +236,7 @@ class SqlRunRepository:
         def lookup() -> dict[tuple[str, str], int]:
             found: dict[tuple[str, str], int] = {}
             for run_id, keys in by_run.items():
-                for chunk in _chunks(sorted(keys)):
+                for chunk in in_chunks(sorted(keys)):
                     stmt = select(t.metric_series.c.id, t.metric_series.c.key).where(
                         t.metric_series.c.run_id == run_id, t.metric_series.c.key.in_(chunk)
                     )
@@ -344,21 +339,12 @@ class SqlRunRepository:
 
     @staticmethod
     def _load(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
-        ids = [row.id for row in rows]
-        params: dict[str, dict[str, str]] = defaultdict(dict)
-        tags: dict[str, dict[str, str]] = defaultdict(dict)
-        metrics: dict[str, dict[str, MetricSummary]] = defaultdict(dict)
-        p, g, m = t.params.c, t.tags.c, t.metric_series.c
-        for chunk in _chunks(ids):
-            for run_id, key, value in conn.execute(select(p.run_id, p.key, p.value).where(p.run_id.in_(chunk))).all():
-                params[run_id][key] = value
-            for run_id, key, value in conn.execute(select(g.run_id, g.key, g.value).where(g.run_id.in_(chunk))).all():
-                tags[run_id][key] = value
-            stmt = select(m.run_id, m.key, m.last_value, m.last_step, m.min_value, m.max_value).where(
-                m.run_id.in_(chunk)
-            )
-            for run_id, key, last, last_step, low, high in conn.execute(stmt).all():
-                metrics[run_id][key] = MetricSummary(key=key, last=last, last_step=last_step, min=low, max=high)
+        found = snapshots.Contents()
+        for row in rows:
+            if row.snapshot is not None:
+                snapshots.decode(row.snapshot, row.id, found)
+        snapshots.gather(conn, [row.id for row in rows if row.snapshot is None], found)
+        params, tags, metrics = found.params, found.tags, found.metrics
         contexts: dict[str, RunContext] = {}  # runs of one process share one context: parse it once
         runs: list[Run] = []
         for row in rows:

@@ -70,7 +70,8 @@ runs = Table(
     Column("start_ms", BigInteger, nullable=False),
     Column("end_ms", BigInteger, nullable=True),
     Column("context", Text, nullable=False),
-    Index(None, "experiment_id", "start_ms"),
+    Column("snapshot", Text, nullable=True),
+    Index(None, "experiment_id", "start_ms", "id"),
     Index(None, "parent_id"),
 )
 

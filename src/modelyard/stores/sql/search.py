@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import Column, ColumnElement, and_, or_
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
@@ -92,7 +92,10 @@ def compile_query(base: Select[Any], query: RunQuery) -> Select[Any]:
     order: list[Any] = []
     for key in query.order_by:
         column = joins.column(key.field)
-        order.extend([column.is_(None), column.desc() if key.descending else column.asc()])
-    order.extend([t.runs.c.start_ms.desc(), t.runs.c.id])
+        joined = key.field.kind != "attribute"  # outer-joined values are NULL where a run lacks them
+        if joined or (isinstance(column, Column) and column.nullable):
+            order.append(column.is_(None))  # missing values sort last
+        order.append(column.desc() if key.descending else column.asc())
+    order.extend([t.runs.c.start_ms.desc(), t.runs.c.id.desc()])  # newest first; matches the runs index
     stmt = joins.apply(base).where(*where).order_by(*order)
     return stmt.limit(query.max_results + 1).offset(query.offset)

@@ -33,11 +33,12 @@ def upgrade() -> None:
         sa.Column("start_ms", sa.BigInteger(), nullable=False),
         sa.Column("end_ms", sa.BigInteger(), nullable=True),
         sa.Column("context", sa.Text(), nullable=False),
+        sa.Column("snapshot", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_runs"),
         sa.ForeignKeyConstraint(["experiment_id"], ["experiments.id"], name="fk_runs_experiment_id_experiments"),
         sa.ForeignKeyConstraint(["parent_id"], ["runs.id"], name="fk_runs_parent_id_runs"),
     )
-    op.create_index("ix_runs_experiment_id_start_ms", "runs", ["experiment_id", "start_ms"])
+    op.create_index("ix_runs_experiment_id_start_ms_id", "runs", ["experiment_id", "start_ms", "id"])
     op.create_index("ix_runs_parent_id", "runs", ["parent_id"])
     for table, value_type in (("params", sa.Text()), ("tags", sa.Text())):
         op.create_table(

@@ -217,7 +217,9 @@ class Client:
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> list[ArtifactEntry]:
         """Store a file or folder with the current run, under ``name`` (default: its own name)."""
-        return self._run_files.log(self._active().id, path, name)
+        run_id = self._active().id
+        self._tracker.buffer.flush()  # the run itself may still be waiting to be written
+        return self._run_files.log(run_id, path, name)
 
     def flush(self) -> None:
         """Write every buffered value now; raises the error of a failed background write."""

@@ -262,6 +262,7 @@ def test_ambiguous_prefix_and_empty_experiment(home: Path, invoke: Invoke) -> No
                 NewRun(
                     id=RunId(f"abcdef{suffix}"),
                     experiment_id=ExperimentId(experiment.id),
+                    experiment_name=experiment.name,
                     name=f"twin-{suffix[0]}",
                     parent_id=None,
                     start_time=datetime.now(UTC),

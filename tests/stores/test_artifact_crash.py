@@ -107,6 +107,12 @@ def _hash_file(path: Path) -> str:
     return str(hasher.hexdigest())
 
 
+def _temp_files(root: Path) -> list[Path]:
+    """Files in the store's tmp/ (which does not exist if the child died before its first put)."""
+    tmp = root / "tmp"
+    return list(tmp.iterdir()) if tmp.exists() else []
+
+
 def _check_local_store(root: Path, acknowledged: list[str]) -> None:
     objects = root / "objects"
     found: set[str] = set()
@@ -125,7 +131,7 @@ def _check_local_store(root: Path, acknowledged: list[str]) -> None:
     store = LocalArtifactStore(root)  # "restart"
     assert {o.digest.hex for o in store.list_objects()} == found
     store.clean_temp(max_age_s=0)
-    assert list((root / "tmp").iterdir()) == []
+    assert _temp_files(root) == []
     for hex_digest in acknowledged[-3:]:
         with store.open(Digest(hex_digest)) as reader:
             while reader.read(MiB):
@@ -146,7 +152,7 @@ def test_local_put_survives_kill_9(trial: int, tmp_path: Path) -> None:
     lines = _finish(process, kill=not by_fault)
     acknowledged = [line for line in lines if len(line) == 64]
     if point in ("after-temp-write", "after-fsync"):
-        assert len(list((root / "tmp").iterdir())) == 1  # the interrupted put left exactly its temp file
+        assert len(_temp_files(root)) == 1  # the interrupted put left exactly its temp file
     _check_local_store(root, acknowledged)
 
 

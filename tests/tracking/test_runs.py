@@ -174,6 +174,7 @@ def test_duplicate_metric_points_are_stored_once(client: Client) -> None:
     with my.start_run(experiment="dup") as run:
         pass
     run2 = client.start_run("dup")
+    client.flush()
     point = MetricPoint(key="m", value=1.5, step=2, timestamp=datetime(2026, 1, 1, tzinfo=UTC))
     for _ in range(3):
         client.metadata.runs.write([_batch(run2.id, metrics=[point])])
@@ -200,7 +201,14 @@ def test_background_flusher_writes_without_an_explicit_flush(client: Client, met
         run = client.start_run("bg")
         client.log_metric("m", 3.0)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and "m" not in reader.metadata.runs.get(run.id).metrics:
+
+        def written() -> bool:
+            try:
+                return "m" in reader.metadata.runs.get(run.id).metrics
+            except NotFoundError:  # the run itself is written with its first batch
+                return False
+
+        while time.monotonic() < deadline and not written():
             time.sleep(0.05)
         assert reader.metadata.runs.get(run.id).metric("m") == 3.0
         client.end_run()

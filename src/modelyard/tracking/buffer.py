@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from modelyard.errors import ConflictError, ModelyardError, NotFoundError
 from modelyard.ids import RunId
 from modelyard.stores.protocols import RunRepository
-from modelyard.tracking.models import LogBatch, MetricPoint, RunStatus
+from modelyard.tracking.models import LogBatch, MetricPoint, NewRun, RunStatus
 
 __all__ = ["LogBuffer"]
 
@@ -28,9 +28,11 @@ class _Pending:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     metrics: list[MetricPoint] = field(default_factory=list)
+    new: NewRun | None = None
 
     def merge_into(self, older: _Pending) -> None:
         """Put ``older`` (values that failed to write) before self."""
+        self.new = self.new or older.new
         self.params = {**older.params, **self.params}
         self.tags = {**older.tags, **self.tags}
         self.metrics = older.metrics + self.metrics
@@ -58,6 +60,11 @@ class LogBuffer:
             entry = self._pending[run_id] = _Pending()
             self._start()
         return entry
+
+    def add_run(self, new: NewRun) -> None:
+        """Queue the creation of a run; it is written with the run's first batch of values."""
+        with self._lock:
+            self._entry(new.id).new = new
 
     def add_params(self, run_id: RunId, values: dict[str, str]) -> None:
         """Queue params of a run."""
@@ -99,7 +106,7 @@ class LogBuffer:
             if not pending:
                 return
             batches = [
-                LogBatch(run_id=run_id, params=e.params, tags=e.tags, metrics=e.metrics)
+                LogBatch(run_id=run_id, new=e.new, params=e.params, tags=e.tags, metrics=e.metrics)
                 for run_id, e in pending.items()
             ]
             try:
@@ -120,6 +127,7 @@ class LogBuffer:
                 self._points = max(0, self._points - len(entry.metrics))
             batch = LogBatch(
                 run_id=run_id,
+                new=entry.new,
                 params=entry.params,
                 tags=entry.tags,
                 metrics=entry.metrics,

@@ -67,6 +67,13 @@ def environment_digest() -> str:
 
 def imported_packages() -> dict[str, str]:
     """Installed versions of the distributions whose top-level modules this process has imported."""
+    return dict(_imported_packages(len(sys.modules)))
+
+
+@functools.lru_cache(maxsize=4)
+def _imported_packages(module_count: int) -> tuple[tuple[str, str], ...]:
+    """Cached by the number of loaded modules: it only changes when something new is imported."""
+    del module_count
     mapping = _module_distributions()
     versions = dict(_installed())
     found: dict[str, str] = {}
@@ -75,7 +82,7 @@ def imported_packages() -> dict[str, str]:
             key = dist.lower().replace("_", "-")
             if key in versions:
                 found[key] = versions[key]
-    return dict(sorted(found.items()))
+    return tuple(sorted(found.items()))
 
 
 def capture_context() -> RunContext:

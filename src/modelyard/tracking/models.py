@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from modelyard.ids import Digest, ExperimentId, RunId
@@ -248,9 +248,11 @@ class RunQuery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LogBatch:
-    """Everything buffered for one run since the last flush, and optionally the run's end (written last)."""
+    """Everything buffered for one run since the last flush: its creation if not yet written (first), its
+    params, tags and points, and its end (last)."""
 
     run_id: RunId
+    new: NewRun | None = None
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     metrics: list[MetricPoint] = field(default_factory=list)
@@ -264,8 +266,24 @@ class NewRun:
 
     id: RunId
     experiment_id: ExperimentId
+    experiment_name: str
     name: str
     parent_id: RunId | None
     start_time: datetime
     context: RunContext
     tags: dict[str, str] = field(default_factory=dict)
+
+    def as_run(self) -> Run:
+        """The record of the run this creates, as it is once written."""
+        return Run(
+            id=self.id,
+            experiment_id=self.experiment_id,
+            experiment_name=self.experiment_name,
+            name=self.name,
+            status=RunStatus.RUNNING,
+            parent_id=self.parent_id,
+            start_time=datetime.fromtimestamp(int(self.start_time.timestamp() * 1000) / 1000, UTC),
+            end_time=None,
+            context=self.context,
+            tags=dict(self.tags),
+        )

@@ -73,6 +73,7 @@ class Tracker:
     ) -> Run:
         """Create a RUNNING run in ``experiment`` (created if missing) with the process context captured."""
         if parent_id is not None:
+            self.buffer.flush()  # the parent may still be waiting to be written
             self._store.runs.get(parent_id)  # raises NotFoundError naming the parent
         exp = self._experiments.get(experiment)
         if exp is None:
@@ -85,17 +86,18 @@ class Tracker:
         }
         if name is not None and (not isinstance(name, str) or len(name) > 256 or not name.strip()):
             raise InvalidInputError(f"Run name {name!r} is empty or too long.", hint="Use 1 to 256 characters.")
-        return self._store.runs.create(
-            NewRun(
-                id=run_id,
-                experiment_id=exp.id,
-                name=name.strip() if name else f"run-{run_id[:8]}",
-                parent_id=parent_id,
-                start_time=datetime.now(UTC),
-                context=capture_context(),
-                tags=checked,
-            )
+        new = NewRun(
+            id=run_id,
+            experiment_id=exp.id,
+            experiment_name=exp.name,
+            name=name.strip() if name else f"run-{run_id[:8]}",
+            parent_id=parent_id,
+            start_time=datetime.now(UTC),
+            context=capture_context(),
+            tags=checked,
         )
+        self.buffer.add_run(new)  # written with the run's first batch: one transaction for a short run
+        return new.as_run()
 
     def end_run(self, run_id: RunId, status: RunStatus | str) -> None:
         """Flush, then mark the run ended with ``status``."""

@@ -35,6 +35,28 @@ __all__ = ["SqlRunRepository"]
 _STATUS = {status.value: status for status in RunStatus}
 
 
+def _summary_update() -> Any:
+    """Merge a batch's min, max and last point into a metric's summary row (one statement, built once)."""
+    ms = t.metric_series.c
+    newer = (bindparam("bstep") > ms.last_step) | (
+        (bindparam("bstep") == ms.last_step) & (bindparam("bms") >= ms.last_ms)
+    )
+    return (
+        update(t.metric_series)
+        .where(ms.id == bindparam("sid"))
+        .values(
+            min_value=case((bindparam("bmin") < ms.min_value, bindparam("bmin")), else_=ms.min_value),
+            max_value=case((bindparam("bmax") > ms.max_value, bindparam("bmax")), else_=ms.max_value),
+            last_value=case((newer, bindparam("bvalue")), else_=ms.last_value),
+            last_ms=case((newer, bindparam("bms")), else_=ms.last_ms),
+            last_step=case((newer, bindparam("bstep")), else_=ms.last_step),
+        )
+    )
+
+
+_SUMMARY_UPDATE = _summary_update()
+
+
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -52,44 +74,31 @@ class SqlRunRepository:
     # -- lifecycle -------------------------------------------------------------------------------------------
     def create(self, new: NewRun) -> Run:
         """Insert a RUNNING run (with its initial tags)."""
+        self._db.retrying(lambda conn: self._insert_runs(conn, [new]))
+        return new.as_run()
 
-        def work(conn: Connection) -> None:
-            conn.execute(
-                t.runs.insert().values(
-                    id=new.id,
-                    experiment_id=new.experiment_id,
-                    name=new.name,
-                    status=RunStatus.RUNNING.value,
-                    parent_id=new.parent_id,
-                    start_ms=_ms(new.start_time),
-                    end_ms=None,
-                    context=json.dumps(new.context.to_json(), sort_keys=True),
-                )
-            )
-            if new.tags:
-                conn.execute(t.tags.insert(), [{"run_id": new.id, "key": k, "value": v} for k, v in new.tags.items()])
-
-        self._db.retrying(work)
-        experiment = self._db_experiment_name(new.experiment_id)
-        return Run(
-            id=new.id,
-            experiment_id=new.experiment_id,
-            experiment_name=experiment,
-            name=new.name,
-            status=RunStatus.RUNNING,
-            parent_id=new.parent_id,
-            start_time=datetime.fromtimestamp(_ms(new.start_time) / 1000, UTC),
-            end_time=None,
-            context=new.context,
-            tags=dict(new.tags),
+    @staticmethod
+    def _insert_runs(conn: Connection, news: Sequence[NewRun]) -> None:
+        conn.execute(
+            t.runs.insert(),
+            [
+                {
+                    "id": new.id,
+                    "experiment_id": new.experiment_id,
+                    "name": new.name,
+                    "status": RunStatus.RUNNING.value,
+                    "parent_id": new.parent_id,
+                    "start_ms": _ms(new.start_time),
+                    "end_ms": None,
+                    "context": json.dumps(new.context.to_json(), sort_keys=True),
+                    "snapshot": None,
+                }
+                for new in news
+            ],
         )
-
-    def _db_experiment_name(self, experiment_id: ExperimentId) -> str:
-        with self._db.read() as conn:
-            name = conn.execute(select(t.experiments.c.name).where(t.experiments.c.id == experiment_id)).scalar()
-        if name is None:
-            raise NotFoundError(f"No experiment with id {experiment_id!r}.", hint="Check the experiment id.")
-        return str(name)
+        tags = [{"run_id": new.id, "key": k, "value": v} for new in news for k, v in new.tags.items()]
+        if tags:
+            conn.execute(t.tags.insert(), tags)
 
     def get(self, run_id: RunId) -> Run:
         """Return one run, or raise NotFoundError."""
@@ -109,11 +118,14 @@ class SqlRunRepository:
     # -- logging ---------------------------------------------------------------------------------------------
     def write(self, batches: Sequence[LogBatch]) -> None:
         """Write params, tags, metric points and run ends of several runs in one transaction."""
-        batches = [b for b in batches if b.params or b.tags or b.metrics or b.end_status is not None]
+        batches = [b for b in batches if b.new or b.params or b.tags or b.metrics or b.end_status is not None]
         if batches:
             self._db.retrying(lambda conn: self._write(conn, batches))
 
     def _write(self, conn: Connection, batches: Sequence[LogBatch]) -> None:
+        news = [b.new for b in batches if b.new is not None]
+        if news:
+            self._insert_runs(conn, news)  # first: the rest of the batch may refer to these runs
         with_data = [b for b in batches if b.params or b.tags or b.metrics]
         if with_data:
             self._check_running(conn, [b.run_id for b in with_data])
@@ -210,22 +222,7 @@ class SqlRunRepository:
                 current["bmax"] = value
             if (step, ts_ms) >= (current["bstep"], current["bms"]):
                 current.update(bvalue=value, bstep=step, bms=ts_ms)
-        ms = t.metric_series.c
-        newer = (bindparam("bstep") > ms.last_step) | (
-            (bindparam("bstep") == ms.last_step) & (bindparam("bms") >= ms.last_ms)
-        )
-        stmt = (
-            update(t.metric_series)
-            .where(ms.id == bindparam("sid"))
-            .values(
-                min_value=case((bindparam("bmin") < ms.min_value, bindparam("bmin")), else_=ms.min_value),
-                max_value=case((bindparam("bmax") > ms.max_value, bindparam("bmax")), else_=ms.max_value),
-                last_value=case((newer, bindparam("bvalue")), else_=ms.last_value),
-                last_ms=case((newer, bindparam("bms")), else_=ms.last_ms),
-                last_step=case((newer, bindparam("bstep")), else_=ms.last_step),
-            )
-        )
-        conn.execute(stmt, list(summary.values()))
+        conn.execute(_SUMMARY_UPDATE, list(summary.values()))
 
     @staticmethod
     def _series_ids(conn: Connection, first: dict[tuple[RunId, str], MetricPoint]) -> dict[tuple[str, str], int]:

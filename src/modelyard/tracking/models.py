@@ -248,8 +248,10 @@ class RunQuery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LogBatch:
-    """Everything buffered for one run since the last flush: its creation if not yet written (first), its
-    params, tags and points, and its end (last)."""
+    """Everything buffered for one run since the last flush, written in this order.
+
+    Its creation (if not yet written), its params, tags and points, then its end.
+    """
 
     run_id: RunId
     new: NewRun | None = None

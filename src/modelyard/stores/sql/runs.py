@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.engine import Connection, Row
 
 from modelyard.errors import ConflictError, NotFoundError
-from modelyard.ids import Digest, ExperimentId, RunId
+from modelyard.ids import Digest, RunId
 from modelyard.stores.sql import schema as t
 from modelyard.stores.sql import snapshots
 from modelyard.stores.sql.dialects import in_chunks, insert_ignore, insert_points, upsert

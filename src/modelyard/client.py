@@ -134,6 +134,7 @@ class Client:
         """End runs this client left open (FINISHED), write pending values and release connections."""
         self._finalizer()
         self.metadata.close()
+        self.artifacts.close()
 
     # -- runs ------------------------------------------------------------------------------------------------
     def start_run(

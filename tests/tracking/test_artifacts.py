@@ -83,3 +83,14 @@ def test_corrupt_object_is_never_served(client: Client, tmp_path: Path) -> None:
         my.download_artifacts(run.id, "model.bin", dest)
     assert not (dest / "model.bin").exists()
     assert [p.name for p in dest.iterdir()] == []  # no partial file left behind
+
+
+def test_decomposed_unicode_names_from_disk_are_normalised(client: Client, tmp_path: Path) -> None:
+    import unicodedata
+
+    folder = tmp_path / "plots"
+    folder.mkdir()
+    (folder / unicodedata.normalize("NFD", "été.png")).write_bytes(b"png")  # as macOS names files
+    with my.start_run(experiment="art") as run:
+        my.log_artifact(folder)
+    assert [e.path for e in my.list_artifacts(run.id)] == [unicodedata.normalize("NFC", "plots/été.png")]

@@ -80,6 +80,10 @@ class ArtifactStore(Protocol):
         """Seconds since the object was last written (gc spares young objects). Raises NotFoundError."""
         ...
 
+    def close(self) -> None:
+        """Release connections (a no-op for stores that hold none)."""
+        ...
+
 
 class ExperimentRepository(Protocol):
     """Experiments: named groups of runs."""

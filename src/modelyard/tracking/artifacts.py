@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import unicodedata
 from pathlib import Path
 
 from modelyard.errors import InvalidInputError, NotFoundError
@@ -27,7 +28,8 @@ def _files_under(folder: Path) -> list[tuple[Path, str]]:
         for name in sorted(files):
             path = Path(current) / name
             if path.is_file():
-                found.append((path, path.relative_to(folder).as_posix()))
+                # NFC: macOS file systems hand out decomposed accents, which the path chokepoint refuses.
+                found.append((path, unicodedata.normalize("NFC", path.relative_to(folder).as_posix())))
     return found
 
 
@@ -43,7 +45,7 @@ class RunArtifacts:
         source = Path(local_path)
         if not source.exists():
             raise NotFoundError(f"Cannot log artifact {str(source)!r}: no such file or folder.", hint="Check the path.")
-        target = clean_relpath(name if name is not None else source.resolve().name)
+        target = clean_relpath(name if name is not None else unicodedata.normalize("NFC", source.resolve().name))
         if source.is_dir():
             files = [(path, f"{target}/{clean_relpath(rel)}") for path, rel in _files_under(source)]
             if not files:

@@ -215,6 +215,9 @@ class LocalArtifactStore:
                 if len(name) == 62 and _HEX.issuperset(name):
                     yield StoredObject(digest=Digest(shard + name), size_bytes=size)
 
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes its own files."""
+
     def clean_temp(self, *, max_age_s: float = 3600.0) -> int:
         """Remove temporary files older than ``max_age_s`` left by interrupted puts; return how many."""
         removed = 0

@@ -226,7 +226,8 @@ def test_experiments_are_listed_with_run_counts(client: Client) -> None:
     assert client.get_experiment(listed[0].id).name == "a"
 
 
-def test_ended_runs_read_from_their_snapshot_equal_the_tables(client: Client) -> None:
+@pytest.mark.parametrize("flushed_midway", [False, True], ids=["one-transaction", "flushed-midway"])
+def test_ended_runs_read_from_their_snapshot_equal_the_tables(client: Client, flushed_midway: bool) -> None:
     from sqlalchemy import select
 
     from modelyard.stores.sql import schema, snapshots
@@ -235,6 +236,9 @@ def test_ended_runs_read_from_their_snapshot_equal_the_tables(client: Client) ->
         my.log_params(a=1, b="x")
         for step in range(5):
             my.log_metrics({"loss": 1 / (step + 1), "acc": step / 10}, step=step)
+            if flushed_midway and step == 2:
+                my.flush()  # the run and its first values are stored; the rest and the end come later
+        my.log_metric("loss", 0.2, step=4)  # an exact duplicate of a point: stored once
     db = client.metadata.db  # type: ignore[attr-defined]
     with db.read() as conn:
         stored = conn.execute(select(schema.runs.c.snapshot).where(schema.runs.c.id == run.id)).scalar()
@@ -245,3 +249,14 @@ def test_ended_runs_read_from_their_snapshot_equal_the_tables(client: Client) ->
     assert record.tags == from_tables.tags[run.id] == {"t": "1"}
     assert record.metrics == from_tables.metrics[run.id]
     assert record.metrics["loss"].min == 0.2
+
+
+def test_nested_runs_created_in_one_batch_keep_their_parents(client: Client) -> None:
+    with my.start_run(experiment="nest") as outer:
+        with my.start_run(name="inner") as inner:
+            my.log_metric("x", 1.0)
+        my.log_metric("y", 2.0)
+    assert my.get_run(inner.id).parent_id == outer.id
+    assert my.get_run(outer.id).metrics["y"].last == 2.0
+    points = client.get_metric_history(inner.id, "x")
+    assert [(p.step, p.value) for p in points] == [(0, 1.0)]

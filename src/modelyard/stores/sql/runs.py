@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,8 +62,45 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _stamps(points: Sequence[MetricPoint]) -> list[int]:
+    """Epoch milliseconds of each point; the points of one logging call share one timestamp object."""
+    stamps: list[int] = []
+    previous: datetime | None = None
+    ms = 0
+    for point in points:
+        if point.timestamp is not previous:
+            previous, ms = point.timestamp, _ms(point.timestamp)
+        stamps.append(ms)
+    return stamps
+
+
 def _dt(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+@dataclass(slots=True)
+class _Summary:
+    """Min, max and last point of one metric in a batch (the last by step, then time, then logging order)."""
+
+    min: float
+    max: float
+    last: float
+    last_step: int
+    last_ms: int
+
+
+def _summaries(points: Sequence[MetricPoint], stamps: Sequence[int]) -> dict[str, _Summary]:
+    found: dict[str, _Summary] = {}
+    for point, ts_ms in zip(points, stamps, strict=True):
+        current = found.get(point.key)
+        if current is None:
+            found[point.key] = _Summary(point.value, point.value, point.value, point.step, ts_ms)
+            continue
+        current.min = min(current.min, point.value)
+        current.max = max(current.max, point.value)
+        if (point.step, ts_ms) >= (current.last_step, current.last_ms):
+            current.last, current.last_step, current.last_ms = point.value, point.step, ts_ms
+    return found
 
 
 class SqlRunRepository:
@@ -123,10 +161,11 @@ class SqlRunRepository:
             self._db.retrying(lambda conn: self._write(conn, batches))
 
     def _write(self, conn: Connection, batches: Sequence[LogBatch]) -> None:
-        news = [b.new for b in batches if b.new is not None]
-        if news:
-            self._insert_runs(conn, news)  # first: the rest of the batch may refer to these runs
-        with_data = [b for b in batches if b.params or b.tags or b.metrics]
+        fresh = [(b, b.new) for b in batches if b.new is not None]
+        if fresh:
+            self._write_fresh(conn, fresh)  # first: the rest of the batch may refer to these runs
+        known = [b for b in batches if b.new is None]
+        with_data = [b for b in known if b.params or b.tags or b.metrics]
         if with_data:
             self._check_running(conn, [b.run_id for b in with_data])
         for batch in with_data:
@@ -140,9 +179,64 @@ class SqlRunRepository:
         points = [(b.run_id, p) for b in with_data for p in b.metrics]
         if points:
             self._write_metrics(conn, points)
-        for batch in batches:
+        for batch in known:
             if batch.end_status is not None:
                 self._end(conn, batch.run_id, batch.end_status, batch.end_ms or 0)
+
+    @staticmethod
+    def _write_fresh(conn: Connection, batches: Sequence[tuple[LogBatch, NewRun]]) -> None:
+        """Write runs created in this transaction: nothing of theirs is stored yet, so nothing is read back.
+
+        A run that also ends here is inserted ended, with its snapshot: a short run costs five inserts.
+        """
+        run_rows: list[dict[str, Any]] = []
+        tag_rows: list[dict[str, Any]] = []
+        param_rows: list[dict[str, Any]] = []
+        series_rows: list[dict[str, Any]] = []
+        point_rows: list[tuple[str, str, int, int, float]] = []
+        for batch, new in batches:
+            tags = {**new.tags, **batch.tags}
+            stamps = _stamps(batch.metrics)
+            summaries = _summaries(batch.metrics, stamps)
+            ended = batch.end_status is not None
+            run_rows.append(
+                {
+                    "id": new.id,
+                    "experiment_id": new.experiment_id,
+                    "name": new.name,
+                    "status": (batch.end_status or RunStatus.RUNNING).value,
+                    "parent_id": new.parent_id,
+                    "start_ms": _ms(new.start_time),
+                    "end_ms": (batch.end_ms or 0) if ended else None,
+                    "context": json.dumps(new.context.to_json(), sort_keys=True),
+                    "snapshot": snapshots.encode(batch.params, tags, summaries) if ended else None,
+                }
+            )
+            tag_rows += [{"run_id": new.id, "key": k, "value": v} for k, v in tags.items()]
+            param_rows += [{"run_id": new.id, "key": k, "value": v} for k, v in batch.params.items()]
+            series_rows += [
+                {
+                    "run_id": new.id,
+                    "key": key,
+                    "last_value": s.last,
+                    "last_step": s.last_step,
+                    "last_ms": s.last_ms,
+                    "min_value": s.min,
+                    "max_value": s.max,
+                }
+                for key, s in summaries.items()
+            ]
+            point_rows += [(new.id, p.key, p.step, ts, p.value) for p, ts in zip(batch.metrics, stamps, strict=True)]
+        conn.execute(t.runs.insert(), run_rows)
+        if tag_rows:
+            conn.execute(t.tags.insert(), tag_rows)
+        if param_rows:
+            conn.execute(t.params.insert(), param_rows)
+        if series_rows:
+            ms = t.metric_series.c
+            returned = conn.execute(t.metric_series.insert().returning(ms.id, ms.run_id, ms.key), series_rows)
+            ids = {(row.run_id, row.key): row.id for row in returned}
+            insert_points(conn, [(ids[(run_id, key)], step, ts, value) for run_id, key, step, ts, value in point_rows])
 
     @staticmethod
     def _end(conn: Connection, run_id: RunId, status: RunStatus, end_ms: int) -> None:

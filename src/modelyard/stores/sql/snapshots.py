@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
+import orjson
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
@@ -19,7 +21,7 @@ from modelyard.stores.sql import schema as t
 from modelyard.stores.sql.dialects import in_chunks
 from modelyard.tracking.models import MetricSummary
 
-__all__ = ["Contents", "decode", "freeze", "gather"]
+__all__ = ["Contents", "Summary", "decode", "encode", "freeze", "gather"]
 
 
 class Contents:
@@ -48,23 +50,37 @@ def gather(conn: Connection, run_ids: Sequence[str], into: Contents | None = Non
     return found
 
 
+class Summary(Protocol):
+    """What a snapshot keeps of a metric."""
+
+    @property
+    def last(self) -> float: ...  # noqa: D102
+    @property
+    def last_step(self) -> int: ...  # noqa: D102
+    @property
+    def min(self) -> float: ...  # noqa: D102
+    @property
+    def max(self) -> float: ...  # noqa: D102
+
+
+def encode(params: Mapping[str, str], tags: Mapping[str, str], metrics: Mapping[str, Summary]) -> str:
+    """The snapshot text of a run with these params, tags and metric summaries."""
+    return json.dumps(
+        {"p": params, "t": tags, "m": {k: [s.last, s.last_step, s.min, s.max] for k, s in metrics.items()}},
+        separators=(",", ":"),
+    )
+
+
 def freeze(conn: Connection, run_id: str) -> None:
     """Store the snapshot of a run that has just ended (inside the transaction that ended it)."""
     found = gather(conn, [run_id])
-    text = json.dumps(
-        {
-            "p": found.params.get(run_id, {}),
-            "t": found.tags.get(run_id, {}),
-            "m": {k: [s.last, s.last_step, s.min, s.max] for k, s in found.metrics.get(run_id, {}).items()},
-        },
-        separators=(",", ":"),
-    )
+    text = encode(found.params.get(run_id, {}), found.tags.get(run_id, {}), found.metrics.get(run_id, {}))
     conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(snapshot=text))
 
 
 def decode(text: str, run_id: str, into: Contents) -> None:
     """Add a stored snapshot's params, tags and metric summaries to ``into``."""
-    data = json.loads(text)
+    data = orjson.loads(text)
     into.params[run_id] = data["p"]
     into.tags[run_id] = data["t"]
     into.metrics[run_id] = {

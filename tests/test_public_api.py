@@ -11,9 +11,10 @@ import pytest
 import modelyard
 
 EXPECTED_ALL = [
-    "ActiveRun", "Client", "Experiment", "Run", "RunPage", "RunStatus", "__version__", "active_run",
-    "autolog", "connect", "download_artifacts", "end_run", "flush", "get_metric_history", "get_run",
-    "list_artifacts", "list_experiments", "log_artifact", "log_metric", "log_metrics", "log_param",
+    "ActiveRun", "Client", "DatasetVersion", "Experiment", "Run", "RunPage", "RunStatus", "__version__",
+    "active_run", "autolog", "connect", "datasets", "download_artifacts", "end_run", "flush",
+    "get_metric_history", "get_run", "list_artifacts", "list_experiments", "log_artifact", "log_input",
+    "log_metric", "log_metrics", "log_param",
     "log_params", "search_runs", "set_tag", "set_tags", "start_run",
 ]  # fmt: skip
 

@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "ActiveRun": "modelyard.tracking.runs",
     "Client": "modelyard.client",
+    "DatasetVersion": "modelyard.data.models",
     "Experiment": "modelyard.tracking.models",
     "Run": "modelyard.tracking.models",
     "RunPage": "modelyard.tracking.models",
@@ -25,6 +26,7 @@ _LAZY = {
     "active_run": "modelyard._api",
     "autolog": "modelyard.integrations.sklearn",
     "connect": "modelyard._api",
+    "datasets": "modelyard._api",
     "download_artifacts": "modelyard._api",
     "end_run": "modelyard._api",
     "flush": "modelyard._api",
@@ -33,6 +35,7 @@ _LAZY = {
     "list_artifacts": "modelyard._api",
     "list_experiments": "modelyard._api",
     "log_artifact": "modelyard._api",
+    "log_input": "modelyard._api",
     "log_metric": "modelyard._api",
     "log_metrics": "modelyard._api",
     "log_param": "modelyard._api",
@@ -51,6 +54,9 @@ if TYPE_CHECKING:
     )
     from modelyard._api import (
         connect as connect,
+    )
+    from modelyard._api import (
+        datasets as datasets,
     )
     from modelyard._api import (
         download_artifacts as download_artifacts,
@@ -75,6 +81,9 @@ if TYPE_CHECKING:
     )
     from modelyard._api import (
         log_artifact as log_artifact,
+    )
+    from modelyard._api import (
+        log_input as log_input,
     )
     from modelyard._api import (
         log_metric as log_metric,
@@ -102,6 +111,9 @@ if TYPE_CHECKING:
     )
     from modelyard.client import (
         Client as Client,
+    )
+    from modelyard.data.models import (
+        DatasetVersion as DatasetVersion,
     )
     from modelyard.integrations.sklearn import (
         autolog as autolog,

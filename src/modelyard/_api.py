@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,6 +12,17 @@ from modelyard import _context
 
 if TYPE_CHECKING:
     from modelyard.client import Client
+    from modelyard.data.checks import DataTests
+    from modelyard.data.models import (
+        CheckPolicy,
+        CheckReport,
+        DataDiff,
+        Dataset,
+        DatasetVersion,
+        SyncReport,
+        TagEvent,
+        WorkStatus,
+    )
     from modelyard.tracking.models import ArtifactEntry, Experiment, MetricPoint, Run, RunPage, RunStatus
     from modelyard.tracking.runs import ActiveRun
 
@@ -186,3 +198,124 @@ def list_artifacts(run_id: str, path: str = "") -> list[ArtifactEntry]:
 def download_artifacts(run_id: str, path: str = "", dest: str | os.PathLike[str] = ".") -> Path:
     """Download a run's file or folder into ``dest`` (digests verified); returns the local path."""
     return current_client().download_artifacts(run_id, path, dest)
+
+
+def log_input(version: DatasetVersion | str, *, role: str = "input") -> None:
+    """Record that the current run read (or, with ``role="output"``, produced) a dataset version.
+
+    Reading a version through the API inside a run records it automatically; call this for data read
+    another way.
+
+    Example:
+        >>> with my.start_run(experiment="churn"):
+        ...     my.log_input("flights@3")
+
+    Added in 0.1.
+    """
+    current_client().log_input(version, role=role)
+
+
+def _remote(remote: Client | str | os.PathLike[str]) -> Client:
+    from modelyard.client import Client
+
+    return remote if isinstance(remote, Client) else Client(remote)
+
+
+class DatasetsAPI:
+    """``modelyard.datasets``: versioned datasets on the current client (each method calls ``Client.datasets``).
+
+    Example:
+        >>> v = my.datasets.commit("flights", frame, message="January")
+        >>> my.datasets.get("flights@latest").to_pandas()
+
+    Added in 0.1.
+    """
+
+    def commit(
+        self,
+        name: str,
+        source: object,
+        message: str | None = None,
+        tags: Sequence[str] = (),
+        *,
+        tests: DataTests | None = None,
+        tabular: bool | None = None,
+    ) -> DatasetVersion:
+        """Store a file, folder, DataFrame or Arrow table as the next version of dataset ``name``.
+
+        Identical content to the newest version returns that version instead of a duplicate. Tabular data
+        (Parquet, CSV, DataFrames) gets a schema and statistics, and the dataset's attached data tests (or
+        ``tests``) run in the same pass; a failing suite refuses the commit or marks it failed, by policy.
+
+        Args:
+            name: the dataset (created on first commit).
+            source: a path to a file or folder, a pandas/polars DataFrame or a pyarrow Table.
+            message: what this version is.
+            tags: tags to point at the new version.
+            tests: data tests to run instead of the attached suite.
+            tabular: False to skip profiling; True to require a table.
+
+        Returns:
+            The version (``.number``, ``.digest``, ``.profile``, ``.stored_bytes`` newly stored).
+
+        Raises:
+            DataTestsFailedError: the data failed its tests and the policy is ``refuse``.
+            NotFoundError: the path does not exist.
+            InvalidInputError: an empty folder, a link, an unsupported type, a bad name, an unreadable table.
+        """
+        return current_client().datasets.commit(name, source, message=message, tags=tags, tests=tests, tabular=tabular)
+
+    def get(self, ref: str) -> DatasetVersion:
+        """The version ``ref`` names: ``"flights@3"``, ``"flights@latest"`` (or ``"flights"``), ``"flights@golden"``."""
+        return current_client().datasets.get(ref)
+
+    def list(self) -> list[Dataset]:
+        """All datasets."""
+        return current_client().datasets.list()
+
+    def versions(self, name: str, *, limit: int | None = None) -> builtins.list[DatasetVersion]:
+        """Versions of a dataset, newest first."""
+        return current_client().datasets.versions(name, limit=limit)
+
+    def tag(self, ref: str, tag: str, *, reason: str | None = None) -> TagEvent:
+        """Point ``tag`` at a version (creating or moving it); every move is recorded."""
+        return current_client().datasets.tag(ref, tag, reason=reason)
+
+    def untag(self, name: str, tag: str, *, reason: str | None = None) -> TagEvent | None:
+        """Remove a tag (idempotent)."""
+        return current_client().datasets.untag(name, tag, reason=reason)
+
+    def tag_history(self, name: str, tag: str | None = None) -> builtins.list[TagEvent]:
+        """Every recorded tag move of a dataset, oldest first."""
+        return current_client().datasets.tag_history(name, tag)
+
+    def diff(self, a: str, b: str) -> DataDiff:
+        """What changed between two versions: files, schema, row counts, statistics."""
+        return current_client().datasets.diff(a, b)
+
+    def attach_tests(self, name: str, tests: DataTests | None, *, policy: CheckPolicy | str = "refuse") -> Dataset:
+        """Attach data tests that run on every commit of ``name`` (None detaches); policy ``refuse`` or ``mark``."""
+        return current_client().datasets.attach_tests(name, tests, policy=policy)
+
+    def validate(self, ref: str, tests: DataTests | None = None) -> CheckReport:
+        """Run data tests (default: the attached suite) on a stored version."""
+        return current_client().datasets.validate(ref, tests)
+
+    def checkout(self, ref: str, dest: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write a version's files into the folder ``dest`` (verified)."""
+        return current_client().datasets.checkout(ref, dest, overwrite=overwrite)
+
+    def status(self, folder: str | os.PathLike[str], *, dataset: str | None = None) -> WorkStatus:
+        """What changed in a working folder since it was committed or checked out (uses the stat cache)."""
+        return current_client().datasets.status(folder, dataset=dataset)
+
+    def push(self, ref: str, remote: Client | str | os.PathLike[str]) -> SyncReport:
+        """Copy a dataset's versions up to ``ref`` to another store (a Client, or a home folder/URI)."""
+        return current_client().datasets.push(ref, _remote(remote))
+
+    def pull(self, ref: str, remote: Client | str | os.PathLike[str]) -> SyncReport:
+        """Copy a dataset's versions up to ``ref`` from another store into the current one."""
+        return current_client().datasets.pull(ref, _remote(remote))
+
+
+datasets = DatasetsAPI()

@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 
 from modelyard import _context
 from modelyard.config import Settings, resolve_settings
-from modelyard.errors import ConfigError, NoActiveRunError
+from modelyard.data.datasets import Datasets
+from modelyard.data.models import DatasetVersion, LineageEntry
+from modelyard.errors import ConfigError, InvalidInputError, NoActiveRunError
 from modelyard.ids import RunId
 from modelyard.stores.protocols import ArtifactStore, MetadataStore
 from modelyard.tracking.artifacts import RunArtifacts
@@ -106,6 +108,8 @@ class Client:
             flush_max_points=self.settings.flush_max_points,
         )
         self._run_files = RunArtifacts(self.metadata, self.artifacts)
+        self.datasets = Datasets(self.metadata, self.artifacts, on_use=self._on_dataset_use)
+        self._recorded_uses: set[tuple[str, str, str]] = set()
         self._open_runs: dict[RunId, ActiveRun] = {}
         self._exit_state: dict[str, bool] = {}
         self._finalizer = weakref.finalize(self, _shutdown, self._tracker, self._open_runs, self._exit_state)
@@ -225,6 +229,35 @@ class Client:
     def flush(self) -> None:
         """Write every buffered value now; raises the error of a failed background write."""
         self._tracker.buffer.flush()
+
+    # -- lineage ---------------------------------------------------------------------------------------------
+    def log_input(self, version: DatasetVersion | str, *, role: str = "input") -> None:
+        """Record that the current run read (``input``) or produced (``output``) a dataset version."""
+        run_id = self._active().id
+        chosen = self.datasets.get(version) if isinstance(version, str) else version
+        if not isinstance(chosen, DatasetVersion):
+            raise InvalidInputError(
+                f"log_input takes a dataset version or a reference such as 'flights@3', not {version!r}.",
+                hint="Pass my.datasets.get('name@version').",
+            )
+        self._record_use(run_id, chosen, role)
+
+    def run_inputs(self, run_id: str) -> list[LineageEntry]:
+        """Dataset versions a run read or produced."""
+        return self.datasets.inputs_of(run_id)
+
+    def _on_dataset_use(self, version: DatasetVersion, role: str) -> None:
+        stack = _context.run_stack.get()
+        if stack:
+            self._record_use(stack[-1].id, version, role)
+
+    def _record_use(self, run_id: str, version: DatasetVersion, role: str) -> None:
+        key = (run_id, version.id, role)
+        if key in self._recorded_uses:
+            return
+        self._tracker.buffer.flush()  # the run may still be waiting to be written
+        self.datasets.record_use(version, RunId(run_id), role)
+        self._recorded_uses.add(key)
 
     # -- reading ---------------------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> Run:

@@ -10,6 +10,7 @@ The tree (each class has a stable ``code``; ``docs/errors.md`` has one section p
     ├── InvalidInputError (ValueError)  code="invalid-input"
     │   └── UnsafePathError             code="unsafe-path"
     ├── NoActiveRunError                code="no-active-run"
+    ├── DataTestsFailedError            code="data-tests-failed"
     └── StoreError                      code="store"
         ├── StoreUnavailableError       code="store-unavailable"
         └── IntegrityError              code="integrity"
@@ -27,6 +28,7 @@ __all__ = [
     "AlreadyExistsError",
     "ConfigError",
     "ConflictError",
+    "DataTestsFailedError",
     "IntegrityError",
     "InvalidInputError",
     "ModelyardError",
@@ -93,6 +95,16 @@ class NoActiveRunError(ModelyardError):
     """A logging call was made with no run started in this context."""
 
     code = "no-active-run"
+
+
+class DataTestsFailedError(ModelyardError):
+    """Data failed the data tests that guard it; ``report`` holds every expectation's result."""
+
+    code = "data-tests-failed"
+
+    def __init__(self, message: str, *, report: object = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
 
 
 class StoreError(ModelyardError):

@@ -13,10 +13,12 @@ from typing import NewType
 
 from modelyard.errors import InvalidInputError
 
-__all__ = ["ALGORITHM", "Digest", "ExperimentId", "RunId", "new_id"]
+__all__ = ["ALGORITHM", "DatasetId", "DatasetVersionId", "Digest", "ExperimentId", "RunId", "new_id"]
 
 ExperimentId = NewType("ExperimentId", str)
 RunId = NewType("RunId", str)
+DatasetId = NewType("DatasetId", str)
+DatasetVersionId = NewType("DatasetVersionId", str)
 
 ALGORITHM = "blake3"
 _HEX = re.compile(r"[0-9a-f]{64}")
@@ -49,6 +51,16 @@ class Digest:
 
     def __str__(self) -> str:
         return f"{ALGORITHM}:{self.hex}"
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Digest:
+        """The digest whose 32 raw bytes are ``raw``."""
+        return cls(raw.hex())
+
+    @property
+    def raw(self) -> bytes:
+        """The 32 raw bytes."""
+        return bytes.fromhex(self.hex)
 
     @property
     def short(self) -> str:

@@ -5,12 +5,24 @@ Capability code depends on these protocols only; ``modelyard.client`` turns URIs
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from modelyard.ids import Digest, RunId
+from modelyard.data.models import (
+    CheckPolicy,
+    Dataset,
+    DatasetVersion,
+    LineageEntry,
+    NewPack,
+    NewVersion,
+    SourceFile,
+    SourceState,
+    TagEvent,
+)
+from modelyard.ids import DatasetVersionId, Digest, RunId
 from modelyard.tracking.models import (
     ArtifactEntry,
     Experiment,
@@ -25,10 +37,16 @@ from modelyard.tracking.models import (
 
 __all__ = [
     "ArtifactStore",
+    "ChunkLocation",
+    "ChunkRepository",
+    "DatasetRepository",
+    "DatasetTagRepository",
     "ExperimentRepository",
+    "LineageRepository",
     "MetadataStore",
     "ReferenceRepository",
     "RunRepository",
+    "SourceRepository",
     "StoredObject",
 ]
 
@@ -53,6 +71,15 @@ class ArtifactStore(Protocol):
 
         Raises:
             NotFoundError: no object has this digest.
+        """
+        ...
+
+    def read_range(self, digest: Digest, offset: int, length: int) -> bytes:
+        """Read ``length`` bytes at ``offset`` of an object (unverified: callers verify what they read).
+
+        Raises:
+            NotFoundError: no object has this digest.
+            IntegrityError: the object is shorter than ``offset + length``.
         """
         ...
 
@@ -149,12 +176,134 @@ class ReferenceRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChunkLocation:
+    """Where a dataset chunk lives: inside which pack object, at which offset, how long."""
+
+    pack: Digest
+    offset: int
+    length: int
+
+
+class DatasetRepository(Protocol):
+    """Datasets and their immutable, numbered versions."""
+
+    def ensure(self, name: str) -> Dataset:
+        """Return the dataset called ``name``, creating it if missing (race-safe)."""
+        ...
+
+    def get(self, name: str) -> Dataset:
+        """Return a dataset by name. Raises NotFoundError with close matches."""
+        ...
+
+    def list(self) -> list[Dataset]:
+        """All datasets, by name."""
+        ...
+
+    def configure(self, name: str, *, checks: str | None, policy: CheckPolicy) -> Dataset:
+        """Attach a data-test suite (its JSON form, or None to detach) and the policy for failures."""
+        ...
+
+    def attached_checks(self, name: str) -> str | None:
+        """The JSON form of the dataset's attached data-test suite, or None."""
+        ...
+
+    def add_version(self, new: NewVersion, packs: Sequence[NewPack]) -> tuple[DatasetVersion, bool]:
+        """Record packs and a version in one transaction; return it and whether it is new.
+
+        Numbers are assigned race-free (1, 2, ...). When the newest version already has this digest it is
+        returned unchanged (``False``) and nothing is written but the packs.
+        """
+        ...
+
+    def get_version(self, name: str, ref: int | str) -> DatasetVersion:
+        """A version by number, by tag, or ``"latest"``. Raises NotFoundError naming what exists."""
+        ...
+
+    def list_versions(self, name: str, *, limit: int | None = None) -> builtins.list[DatasetVersion]:
+        """Versions of a dataset, newest first."""
+        ...
+
+
+class DatasetTagRepository(Protocol):
+    """Movable names of dataset versions, with an append-only history of every move."""
+
+    def set(self, name: str, tag: str, version: int, *, actor: str | None, reason: str | None) -> TagEvent:
+        """Point ``tag`` at ``version`` (creating or moving it) and record the move."""
+        ...
+
+    def delete(self, name: str, tag: str, *, actor: str | None, reason: str | None) -> TagEvent | None:
+        """Remove a tag (idempotent) and record it; None when it did not exist."""
+        ...
+
+    def list(self, name: str) -> dict[str, int]:
+        """Every tag of a dataset and the version it names."""
+        ...
+
+    def history(self, name: str, tag: str | None = None) -> builtins.list[TagEvent]:
+        """Every recorded move of the dataset's tags (or of one tag), oldest first."""
+        ...
+
+
+class ChunkRepository(Protocol):
+    """The index of dataset chunks: which pack object holds each one."""
+
+    def missing(self, digests: Sequence[bytes]) -> set[bytes]:
+        """Which of these chunk digests are not indexed."""
+        ...
+
+    def locate(self, digests: Sequence[bytes]) -> dict[bytes, ChunkLocation]:
+        """Where each indexed chunk lives (unknown digests are left out)."""
+        ...
+
+    def add_packs(self, packs: Sequence[NewPack]) -> None:
+        """Index packs already written to the artifact store (chunks indexed before keep their place)."""
+        ...
+
+    def pack_chunks(self, pack: Digest) -> list[tuple[bytes, int, int]]:
+        """The chunks indexed in one pack: (digest, offset, length) by offset."""
+        ...
+
+
+class LineageRepository(Protocol):
+    """Which runs read or produced which dataset versions."""
+
+    def add(self, version_id: DatasetVersionId, run_id: RunId, role: str) -> None:
+        """Record that a run read (``input``) or produced (``output``) a version (idempotent)."""
+        ...
+
+    def for_version(self, version_id: DatasetVersionId) -> list[LineageEntry]:
+        """Runs that touched a version, oldest first."""
+        ...
+
+    def for_run(self, run_id: RunId) -> list[LineageEntry]:
+        """Versions a run touched, oldest first."""
+        ...
+
+
+class SourceRepository(Protocol):
+    """The stat cache of working folders: what each file looked like when it was last hashed."""
+
+    def get(self, host: str, path: str) -> SourceState | None:
+        """The cached state of a folder on a host, or None."""
+        ...
+
+    def save(self, state: SourceState, changed: Sequence[SourceFile], removed: Sequence[str]) -> None:
+        """Record a folder's version and scan time, upsert ``changed`` files and forget ``removed`` ones."""
+        ...
+
+
 class MetadataStore(Protocol):
     """The metadata store: one small repository per capability."""
 
     experiments: ExperimentRepository
     runs: RunRepository
     references: ReferenceRepository
+    datasets: DatasetRepository
+    dataset_tags: DatasetTagRepository
+    chunks: ChunkRepository
+    lineage: LineageRepository
+    sources: SourceRepository
 
     @property
     def uri(self) -> str:

@@ -179,12 +179,27 @@ def test_list_objects(artifact_store: ArtifactStore) -> None:
     assert {o.size_bytes for o in stored} == {0, 1, 10, 1000, 5000}
 
 
-@pytest.mark.parametrize("call", ["open", "size", "age_s"])
+@pytest.mark.parametrize("call", ["open", "size", "age_s", "read_range"])
 def test_unknown_digest_is_not_found(artifact_store: ArtifactStore, call: str) -> None:
     assert not artifact_store.exists(UNKNOWN)
+    args = (0, 1) if call == "read_range" else ()
     with pytest.raises(NotFoundError, match=f"Object blake3:{UNKNOWN.hex} is not in the artifact store"):
-        getattr(artifact_store, call)(UNKNOWN)
+        getattr(artifact_store, call)(UNKNOWN, *args)
     artifact_store.delete(UNKNOWN)
+
+
+def test_read_range_returns_exactly_the_bytes_asked(artifact_store: ArtifactStore) -> None:
+    data = os.urandom(2 * MiB + 17)
+    digest = artifact_store.put(io.BytesIO(data)).digest
+    for offset, length in [(0, 1), (0, len(data)), (MiB - 3, 10), (len(data) - 5, 5), (12345, 0)]:
+        assert artifact_store.read_range(digest, offset, length) == data[offset : offset + length]
+
+
+@pytest.mark.parametrize(("offset", "length"), [(10, 1), (5, 6), (100, 50)])
+def test_read_range_past_the_end_is_an_integrity_error(artifact_store: ArtifactStore, offset: int, length: int) -> None:
+    digest = artifact_store.put(io.BytesIO(b"0123456789")).digest
+    with pytest.raises(IntegrityError, match=f"Object {digest} .* is shorter than expected"):
+        artifact_store.read_range(digest, offset, length)
 
 
 # -- integrity ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from modelyard.errors import ConfigError, NotFoundError, StoreUnavailableError
+from modelyard.errors import ConfigError, IntegrityError, NotFoundError, StoreUnavailableError
 from modelyard.ids import Digest
 from modelyard.stores.hashing import hash_stream, open_verified
 from modelyard.stores.protocols import StoredObject
@@ -55,6 +55,14 @@ def _make_dir(path: Path) -> bool:
     except FileExistsError:
         return False
     return True
+
+
+def _short(digest: Digest, offset: int, length: int, got: int, where: object) -> IntegrityError:
+    return IntegrityError(
+        f"Object {digest} in {where} is shorter than expected: reading {length} bytes at offset {offset} "
+        f"returned {got}.",
+        hint="Run `modelyard fsck` to find every damaged object; restore it from a copy.",
+    )
 
 
 class LocalArtifactStore:
@@ -177,6 +185,30 @@ class LocalArtifactStore:
         except FileNotFoundError as exc:
             raise self._missing(digest) from exc
         return open_verified(handle, digest)
+
+    def read_range(self, digest: Digest, offset: int, length: int) -> bytes:
+        """Read ``length`` bytes at ``offset`` of an object (callers verify the bytes they read).
+
+        Raises:
+            NotFoundError: no object has this digest.
+            IntegrityError: the object ends before ``offset + length``.
+        """
+        try:
+            fd = os.open(self._path(digest), os.O_RDONLY)
+        except FileNotFoundError as exc:
+            raise self._missing(digest) from exc
+        try:
+            data = os.pread(fd, length, offset)
+            while len(data) < length:  # pread may return less on some filesystems; an empty read is EOF
+                more = os.pread(fd, length - len(data), offset + len(data))
+                if not more:
+                    break
+                data += more
+        finally:
+            os.close(fd)
+        if len(data) != length:
+            raise _short(digest, offset, length, len(data), self.root)
+        return data
 
     def exists(self, digest: Digest) -> bool:
         """Whether an object with this digest is stored."""

@@ -21,8 +21,11 @@ class SqlReferenceRepository:
 
     def list_digests(self) -> Iterator[tuple[Digest, str]]:
         """Yield (digest, who references it) for every referenced object."""
-        a = t.run_artifacts.c
+        a, p = t.run_artifacts.c, t.data_packs.c
         with self._db.read() as conn:
             rows = conn.execute(select(a.digest, a.run_id, a.path).order_by(a.digest)).all()
+            packs = conn.execute(select(p.digest).order_by(p.digest)).all()
         for row in rows:
             yield Digest.parse(row.digest), f"run {row.run_id} artifact {row.path}"
+        for pack in packs:
+            yield Digest.parse(pack.digest), "dataset pack"

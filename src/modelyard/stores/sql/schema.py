@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -22,10 +24,20 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "DIGEST_LENGTH",
     "KEY_LENGTH",
     "PARAM_VALUE_LENGTH",
     "PATH_LENGTH",
     "TAG_VALUE_LENGTH",
+    "data_chunks",
+    "data_packs",
+    "data_source_files",
+    "data_sources",
+    "dataset_lineage",
+    "dataset_tag_events",
+    "dataset_tags",
+    "dataset_versions",
+    "datasets",
     "experiments",
     "metadata",
     "metric_points",
@@ -41,6 +53,7 @@ PARAM_VALUE_LENGTH = 6000
 TAG_VALUE_LENGTH = 8000
 PATH_LENGTH = 1024
 NAME_LENGTH = 256
+DIGEST_LENGTH = 80  # 'blake3:' + 64 hex
 
 metadata = MetaData(
     naming_convention={
@@ -127,4 +140,117 @@ run_artifacts = Table(
     Column("size_bytes", BigInteger, nullable=False),
     Column("logged_ms", BigInteger, nullable=False),
     Index(None, "digest"),
+)
+
+
+# -- data: datasets, versions, tags, the chunk index, lineage, the stat cache of working folders -------------
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("checks", Text, nullable=True),  # the attached data-test suite, as JSON
+    Column("check_policy", String(16), nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("dataset_id", String(32), ForeignKey("datasets.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("digest", String(DIGEST_LENGTH), nullable=False),  # the manifest root
+    Column("created_ms", BigInteger, nullable=False),
+    Column("author", String(NAME_LENGTH), nullable=True),
+    Column("message", Text, nullable=True),
+    Column("file_count", BigInteger, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("stored_bytes", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("profile", Text, nullable=True),
+    Column("checks", Text, nullable=True),
+    UniqueConstraint("dataset_id", "number"),
+    Index(None, "dataset_id", "digest"),
+)
+
+dataset_tags = Table(
+    "dataset_tags",
+    metadata,
+    Column("dataset_id", String(32), ForeignKey("datasets.id"), primary_key=True),
+    Column("tag", String(NAME_LENGTH), primary_key=True),
+    Column("version_number", Integer, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+dataset_tag_events = Table(
+    "dataset_tag_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_id", String(32), ForeignKey("datasets.id"), nullable=False),
+    Column("tag", String(NAME_LENGTH), nullable=False),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("actor", String(NAME_LENGTH), nullable=True),
+    Column("reason", Text, nullable=True),
+    Index(None, "dataset_id", "tag", "id"),
+)
+
+data_packs = Table(
+    "data_packs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String(DIGEST_LENGTH), nullable=False, unique=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+data_chunks = Table(
+    "data_chunks",
+    metadata,
+    Column("digest", LargeBinary(32), primary_key=True),
+    Column("pack_id", Integer, ForeignKey("data_packs.id"), nullable=False),
+    Column("start", BigInteger, nullable=False),
+    Column("length", Integer, nullable=False),
+    Index(None, "pack_id", "start"),
+    sqlite_with_rowid=False,
+)
+
+dataset_lineage = Table(
+    "dataset_lineage",
+    metadata,
+    Column("version_id", String(32), ForeignKey("dataset_versions.id"), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(8), primary_key=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Index(None, "run_id"),
+)
+
+data_sources = Table(
+    "data_sources",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("host", String(NAME_LENGTH), nullable=False),
+    Column("path", String(PATH_LENGTH * 4), nullable=False),
+    Column("dataset_id", String(32), ForeignKey("datasets.id"), nullable=True),
+    Column("version_number", Integer, nullable=True),
+    Column("scanned_ns", BigInteger, nullable=False),
+    UniqueConstraint("host", "path"),
+)
+
+data_source_files = Table(
+    "data_source_files",
+    metadata,
+    Column("source_id", Integer, ForeignKey("data_sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(PATH_LENGTH), primary_key=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("ctime_ns", BigInteger, nullable=False),
+    Column("inode", BigInteger, nullable=False),
+    Column("digest", LargeBinary(32), nullable=False),
+    Column("chunked", Boolean, nullable=False),
+    sqlite_with_rowid=False,
 )

@@ -7,8 +7,11 @@ from collections.abc import Iterator
 
 from sqlalchemy.engine import Connection
 
+from modelyard.stores.sql.chunks import SqlChunkRepository
+from modelyard.stores.sql.datasets import SqlDatasetRepository, SqlDatasetTagRepository
 from modelyard.stores.sql.engine import Database
 from modelyard.stores.sql.experiments import SqlExperimentRepository
+from modelyard.stores.sql.lineage import SqlLineageRepository, SqlSourceRepository
 from modelyard.stores.sql.references import SqlReferenceRepository
 from modelyard.stores.sql.runs import SqlRunRepository
 
@@ -24,6 +27,11 @@ class SqlMetadataStore:
         self.experiments = SqlExperimentRepository(self.db)
         self.runs = SqlRunRepository(self.db)
         self.references = SqlReferenceRepository(self.db)
+        self.datasets = SqlDatasetRepository(self.db)
+        self.dataset_tags = SqlDatasetTagRepository(self.db)
+        self.chunks = SqlChunkRepository(self.db)
+        self.lineage = SqlLineageRepository(self.db)
+        self.sources = SqlSourceRepository(self.db)
 
     @classmethod
     def from_uri(cls, uri: str) -> SqlMetadataStore:

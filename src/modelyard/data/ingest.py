@@ -1,0 +1,316 @@
+"""Turning a commit's source into stored chunks: walk it, reuse what the stat cache vouches for, cut the rest.
+
+A source is a file, a folder, a pandas or polars DataFrame, or a pyarrow Table (written as one Parquet file,
+``data.parquet``, with pyarrow's content-defined page chunking so appended rows leave earlier pages, and
+chunks, unchanged). Files are read once: chunk digests of a window of files are looked up in the chunk index
+together, and only chunks the store lacks go into the pack.
+
+The stat cache remembers (size, mtime, ctime, inode) and the digest of each file of a working folder. A file
+whose stat is unchanged is not read again, unless it was modified within two seconds of the last scan (a
+write in the same timestamp tick could be invisible: git's "racy clean" rule).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelyard.data.chunks import SINGLE_CHUNK_MAX, PackWriter, chunk_digest, cut
+from modelyard.data.manifests import encode_chunk_list
+from modelyard.data.models import FileEntry, SourceFile, SourceState
+from modelyard.errors import InvalidInputError, NotFoundError
+from modelyard.ids import Digest
+from modelyard.stores.paths import clean_relpath
+from modelyard.stores.protocols import ChunkRepository
+
+__all__ = [
+    "LocalFile",
+    "Prepared",
+    "chunk_files",
+    "hash_file",
+    "is_unchanged",
+    "prepare_source",
+    "scan_folder",
+    "source_file",
+]
+
+_RACY_NS = 2_000_000_000
+_WINDOW_CHUNKS = 4096
+_WINDOW_BYTES = 32 * 1024 * 1024
+_FRAME_FILE = "data.parquet"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """A file to commit: where it is on disk, its path in the version, and its stat."""
+
+    path: Path
+    relpath: str
+    size_bytes: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+
+
+@dataclass
+class Prepared:
+    """A commit's files on disk; ``folder`` is set when they came from a working folder (stat cache applies)."""
+
+    files: list[LocalFile]
+    folder: Path | None
+    cleanup: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def __enter__(self) -> Prepared:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cleanup.close()
+
+
+def _local(path: Path, relpath: str, info: os.stat_result) -> LocalFile:
+    return LocalFile(
+        path=path,
+        relpath=relpath,
+        size_bytes=info.st_size,
+        mtime_ns=info.st_mtime_ns,
+        ctime_ns=info.st_ctime_ns,
+        inode=info.st_ino,
+    )
+
+
+def scan_folder(folder: Path) -> list[LocalFile]:
+    """Every regular file under ``folder`` (symbolic links are refused, not followed), by relative path."""
+    found: list[LocalFile] = []
+    stack = [(folder, "")]
+    while stack:
+        current, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except PermissionError as exc:
+            raise InvalidInputError(
+                f"Cannot read the folder {str(current)!r}: {exc.strerror}.", hint="Check its permissions."
+            ) from exc
+        for entry in entries:
+            name = unicodedata.normalize("NFC", entry.name)  # macOS hands out decomposed accents
+            relpath = f"{prefix}{name}"
+            if entry.is_symlink():
+                raise InvalidInputError(
+                    f"{entry.path!r} is a symbolic link; datasets hold regular files only.",
+                    hint="Replace the link with the file it points to, or move it out of the folder.",
+                )
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((Path(entry.path), relpath + "/"))
+            elif entry.is_file(follow_symlinks=False):
+                found.append(_local(Path(entry.path), clean_relpath(relpath), entry.stat(follow_symlinks=False)))
+            else:
+                raise InvalidInputError(
+                    f"{entry.path!r} is not a regular file (a device, socket or pipe).",
+                    hint="Commit regular files only.",
+                )
+    found.sort(key=lambda f: f.relpath)
+    return found
+
+
+def _write_frame(source: Any, folder: Path) -> Path:
+    """Write a DataFrame or Table as Parquet with content-defined pages; return the file."""
+    from modelyard.data.tables import require_arrow
+
+    pa = require_arrow()
+    import pyarrow.parquet as pq
+
+    module = type(source).__module__.split(".")[0]
+    if isinstance(source, pa.Table):
+        table = source
+    elif isinstance(source, pa.RecordBatch):
+        table = pa.Table.from_batches([source])
+    elif module == "pandas":
+        table = pa.Table.from_pandas(source)
+    elif module == "polars":
+        table = source.to_arrow()
+    else:
+        raise InvalidInputError(
+            f"Cannot commit a {type(source).__name__}.",
+            hint="Commit a file, a folder, a pandas or polars DataFrame, or a pyarrow Table.",
+        )
+    target = folder / _FRAME_FILE
+    options: dict[str, Any] = {"compression": "zstd"}
+    if "use_content_defined_chunking" in pq.write_table.__code__.co_varnames:
+        options["use_content_defined_chunking"] = True
+    pq.write_table(table, target, **options)
+    return target
+
+
+def prepare_source(source: object) -> Prepared:
+    """Resolve what ``commit`` was given into files on disk.
+
+    Raises:
+        NotFoundError: a path does not exist.
+        InvalidInputError: an empty folder, an unreadable or special file, a symbolic link, an unsupported type.
+    """
+    if isinstance(source, str | os.PathLike):
+        path = Path(source).expanduser()
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"Cannot commit {str(path)!r}: no such file or folder.", hint="Check the path."
+            ) from None
+        if stat.S_ISLNK(info.st_mode):
+            raise InvalidInputError(
+                f"{str(path)!r} is a symbolic link.", hint="Commit the file or folder it points to instead."
+            )
+        if stat.S_ISDIR(info.st_mode):
+            files = scan_folder(path)
+            if not files:
+                raise InvalidInputError(
+                    f"Folder {str(path)!r} holds no files.", hint="Commit a folder with files in it."
+                )
+            return Prepared(files=files, folder=path.resolve())
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInputError(f"{str(path)!r} is not a regular file.", hint="Commit regular files only.")
+        name = clean_relpath(unicodedata.normalize("NFC", path.name))
+        return Prepared(files=[_local(path, name, info)], folder=None)
+    prepared = Prepared(files=[], folder=None)
+    temp = Path(prepared.cleanup.enter_context(tempfile.TemporaryDirectory(prefix="modelyard-commit-")))
+    try:
+        written = _write_frame(source, temp)
+    except BaseException:
+        prepared.cleanup.close()
+        raise
+    prepared.files.append(_local(written, _FRAME_FILE, written.stat()))
+    return prepared
+
+
+def is_unchanged(item: LocalFile, cached: SourceFile, scanned_ns: int) -> bool:
+    """Whether the stat cache vouches for a file: same size, mtime, ctime and inode, and not racy."""
+    return (
+        cached.size_bytes == item.size_bytes
+        and cached.mtime_ns == item.mtime_ns
+        and cached.ctime_ns == item.ctime_ns
+        and cached.inode == item.inode
+        and item.mtime_ns < scanned_ns - _RACY_NS
+    )
+
+
+class _Window:
+    """Chunks of several files waiting for one lookup in the chunk index."""
+
+    def __init__(self, index: ChunkRepository, writer: PackWriter) -> None:
+        self._index = index
+        self._writer = writer
+        self._chunks: list[tuple[bytes, bytes | memoryview]] = []
+        self._bytes = 0
+        self.new_bytes = 0
+
+    def add(self, digest: bytes, data: bytes | memoryview) -> None:
+        self._chunks.append((digest, data))
+        self._bytes += len(data)
+        if len(self._chunks) >= _WINDOW_CHUNKS or self._bytes >= _WINDOW_BYTES:
+            self.drain()
+
+    def drain(self) -> None:
+        if not self._chunks:
+            return
+        missing = self._index.missing([d for d, _ in self._chunks if d not in self._writer])
+        for digest, data in self._chunks:
+            if digest in missing and digest not in self._writer:
+                self._writer.add(digest, data)
+                self.new_bytes += len(data)
+        self._chunks, self._bytes = [], 0
+
+
+def _read(item: LocalFile) -> Iterator[memoryview]:
+    """The file's bytes as content-defined chunks (small files in one read)."""
+    try:
+        if item.size_bytes <= SINGLE_CHUNK_MAX:
+            yield from cut(item.path.read_bytes())
+            return
+        from pyfastcdc import FastCDC
+
+        from modelyard.data.chunks import CHUNK_AVG, CHUNK_MAX, CHUNK_MIN
+
+        for chunk in FastCDC(CHUNK_AVG, min_size=CHUNK_MIN, max_size=CHUNK_MAX).cut_file(str(item.path)):
+            yield chunk.data
+    except PermissionError as exc:
+        raise InvalidInputError(
+            f"Cannot read {str(item.path)!r}: {exc.strerror}.", hint="Check its permissions."
+        ) from exc
+    except IsADirectoryError as exc:  # pragma: no cover - replaced between the scan and the read
+        raise InvalidInputError(f"{str(item.path)!r} changed while being committed.", hint="Retry.") from exc
+
+
+def hash_file(item: LocalFile, sink: Callable[[bytes, bytes | memoryview], None] | None = None) -> tuple[bytes, bool]:
+    """A file's digest and whether it is chunked; ``sink`` receives every chunk (and the chunk list)."""
+    chunks: list[tuple[bytes, int]] = []
+    total = 0
+    for data in _read(item):
+        digest = chunk_digest(data)
+        chunks.append((digest, len(data)))
+        total += len(data)
+        if sink is not None:
+            sink(digest, data)
+    if total != item.size_bytes:
+        raise InvalidInputError(
+            f"{str(item.path)!r} changed size while being read ({item.size_bytes} -> {total} bytes).",
+            hint="Try again once nothing is writing to it.",
+        )
+    if len(chunks) == 1:
+        return chunks[0][0], False
+    listing = encode_chunk_list(chunks)  # empty and multi-chunk files are named by their chunk list
+    file_digest = chunk_digest(listing)
+    if sink is not None:
+        sink(file_digest, listing)
+    return file_digest, True
+
+
+def source_file(item: LocalFile, digest: bytes, chunked: bool) -> SourceFile:
+    """The stat-cache row of a file just hashed."""
+    return SourceFile(
+        path=item.relpath,
+        size_bytes=item.size_bytes,
+        mtime_ns=item.mtime_ns,
+        ctime_ns=item.ctime_ns,
+        inode=item.inode,
+        digest=digest,
+        chunked=chunked,
+    )
+
+
+def chunk_files(
+    files: list[LocalFile],
+    writer: PackWriter,
+    index: ChunkRepository,
+    cache: SourceState | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[FileEntry], list[SourceFile], int]:
+    """Chunk and store the files; return their entries, the stat-cache rows to save, and the new bytes.
+
+    ``progress`` is called with (bytes done, bytes in all) after each file.
+    """
+    window = _Window(index, writer)
+    entries: list[FileEntry] = []
+    fresh: list[SourceFile] = []
+    scanned_ns = 0 if cache is None else cache.scanned_ns
+    total, done = sum(f.size_bytes for f in files), 0
+    for item in files:
+        cached = None if cache is None else cache.files.get(item.relpath)
+        if cached is not None and is_unchanged(item, cached, scanned_ns):
+            digest, chunked = cached.digest, cached.chunked
+        else:
+            digest, chunked = hash_file(item, window.add)
+            fresh.append(source_file(item, digest, chunked))
+        entries.append(
+            FileEntry(path=item.relpath, size_bytes=item.size_bytes, digest=Digest.from_bytes(digest), chunked=chunked)
+        )
+        done += item.size_bytes
+        if progress is not None:
+            progress(done, total)
+    window.drain()
+    return entries, fresh, window.new_bytes

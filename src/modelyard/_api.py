@@ -269,6 +269,10 @@ class DatasetsAPI:
         """The version ``ref`` names: ``"flights@3"``, ``"flights@latest"`` (or ``"flights"``), ``"flights@golden"``."""
         return current_client().datasets.get(ref)
 
+    def get_dataset(self, name: str) -> Dataset:
+        """One dataset: its version count, latest and newest version, data-test policy."""
+        return current_client().datasets.get_dataset(name)
+
     def list(self) -> list[Dataset]:
         """All datasets."""
         return current_client().datasets.list()

@@ -20,7 +20,9 @@ def test_a_folder_becomes_numbered_versions(yard: Client, tmp_path: Path) -> Non
     folder = make_files(tmp_path / "src", 50, 3000)
     first = my.datasets.commit("raw", folder, message="first")
     assert (first.dataset, first.number, first.file_count, first.size_bytes) == ("raw", 1, 50, 150_000)
-    assert first.message == "first" and first.status is VersionStatus.UNCHECKED and first.profile is None
+    assert first.message == "first"
+    assert first.status is VersionStatus.UNCHECKED
+    assert first.profile is None
     assert first.stored_bytes >= first.size_bytes  # new data plus its manifest
     (folder / "d000" / "f00007.bin").write_bytes(b"changed")
     second = my.datasets.commit("raw", folder)
@@ -30,14 +32,16 @@ def test_a_folder_becomes_numbered_versions(yard: Client, tmp_path: Path) -> Non
     assert my.datasets.get("raw").number == 2 == my.datasets.get("raw@latest").number
     assert my.datasets.get("raw@1").digest == first.digest
     files = {e.path: e.size_bytes for e in my.datasets.get("raw@2").files()}
-    assert len(files) == 50 and files["d000/f00007.bin"] == 7
+    assert len(files) == 50
+    assert files["d000/f00007.bin"] == 7
 
 
 def test_identical_content_returns_the_newest_version(yard: Client, tmp_path: Path) -> None:
     folder = make_files(tmp_path / "src", 5)
     first = my.datasets.commit("same", folder)
     again = my.datasets.commit("same", folder, message="ignored")
-    assert again.number == first.number == 1 and again.digest == first.digest
+    assert again.number == first.number == 1
+    assert again.digest == first.digest
     copy = tmp_path / "copy"
     copy.mkdir()
     for path in folder.rglob("*.bin"):
@@ -56,7 +60,9 @@ def test_reverting_to_older_content_is_a_new_version_sharing_storage(yard: Clien
     v1 = my.datasets.commit("flip", one)
     my.datasets.commit("flip", two)
     v3 = my.datasets.commit("flip", one)
-    assert v3.number == 3 and v3.digest == v1.digest and v3.stored_bytes == 0
+    assert v3.number == 3
+    assert v3.digest == v1.digest
+    assert v3.stored_bytes == 0
 
 
 @pytest.mark.parametrize("kind", ["pandas", "arrow", "polars"])
@@ -73,7 +79,8 @@ def test_tables_are_stored_as_parquet_with_a_profile(yard: Client, kind: str) ->
         source = polars.from_pandas(frame)
     version = my.datasets.commit("flights", source)
     assert [f.path for f in version.files()] == ["data.parquet"]
-    assert version.profile is not None and version.profile.rows == 2000
+    assert version.profile is not None
+    assert version.profile.rows == 2000
     assert version.profile.format == "parquet"
     back = version.to_pandas()
     assert back["flight"].tolist() == frame["flight"].tolist()
@@ -174,9 +181,10 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
             result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
             assert result.returncode == 0, result.stderr
             assert "InvalidInputError Cannot read" in result.stdout, result.stdout + result.stderr
-            assert "f00001.bin" in result.stdout and "Permission denied" in result.stdout
+            assert "f00001.bin" in result.stdout
+            assert "Permission denied" in result.stdout
         else:
-            with Client(home) as client, pytest.raises(InvalidInputError, match="Cannot read .*Permission denied"):
+            with Client(home) as client, pytest.raises(InvalidInputError, match=r"Cannot read .*Permission denied"):
                 client.datasets.commit("d", folder)
         with Client(home) as client:
             assert client.datasets.list()[0].version_count == 0
@@ -195,7 +203,8 @@ def test_a_csv_that_is_not_a_table_is_refused_with_the_file_named(yard: Client, 
         my.datasets.commit("tables", folder)
     assert my.datasets.list()[0].version_count == 0  # nothing half-written
     version = my.datasets.commit("tables", folder, tabular=False)
-    assert version.profile is None and version.file_count == 2
+    assert version.profile is None
+    assert version.file_count == 2
 
 
 def test_csv_folders_are_one_table(yard: Client, tmp_path: Path) -> None:
@@ -206,7 +215,8 @@ def test_csv_folders_are_one_table(yard: Client, tmp_path: Path) -> None:
     (folder / "notes.txt").write_text("not part of the table")
     version = my.datasets.commit("csvs", folder)
     assert version.profile is not None
-    assert version.profile.rows == 3 and version.profile.files == ["a.csv", "b.csv"]
+    assert version.profile.rows == 3
+    assert version.profile.files == ["a.csv", "b.csv"]
     assert version.profile.schema_types == {"x": "int64", "y": "string", "z": "double"}
     table = version.to_arrow()
     assert table.column("z").null_count == 2

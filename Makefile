@@ -33,3 +33,4 @@ check: setup
 
 bench: setup
 	$(VENV)/bin/python bench/tracking.py
+	$(VENV)/bin/python bench/data.py

@@ -54,6 +54,7 @@ from typing import Any
 from _anchor import BENCH_DIR, WORK_DIR, ensure_venv, run_json
 from anchors.dvc_data import DVC_PACKAGES
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 REPO_ROOT = BENCH_DIR.parent
@@ -253,7 +254,7 @@ def s3_server(folder: Path, enabled: bool) -> Iterator[S3 | str]:
             break
         failures.append(started)
     if isinstance(started, str) or started is None:
-        _log("[yellow]SeaweedFS did not start; S3 phases skipped[/yellow]:\n" + "\n".join(failures))
+        _log("[yellow]SeaweedFS did not start; S3 phases skipped[/yellow]:\n" + escape("\n".join(failures)))
         yield "SeaweedFS did not start: " + (failures[-1].splitlines()[0] if failures else "?")
         return
     server, process, ports = started
@@ -335,7 +336,7 @@ def cached_dvc(sizes: Sizes) -> dict[str, Any] | None:
     }
     differs = {k: (result.get(k), v) for k, v in wanted.items() if result.get(k) != v}
     if differs:
-        _log(f"[yellow]cached DVC result was measured at other sizes (cached, now): {differs}[/yellow]")
+        _log(f"[yellow]cached DVC result was measured at other sizes (cached, now): {escape(str(differs))}[/yellow]")
     _log(f"DVC figures from {DVC_CACHE} (measured {result.get('measured_at', '?')})")
     result["cached"] = True
     return result
@@ -561,6 +562,9 @@ def _pull(ctx: Context, res: dict[str, Any], prefix: str, remote: Any) -> None:
         f"pull_small_{prefix}_versions": report.versions,
         f"pull_small_{prefix}_matches_source": _same_tree(files, ctx.source.root / "small_changed"),
     }
+    if prefix == "local":  # untimed: how much the first status of a fresh checkout reads (the stat cache's promise)
+        with _client(home) as client:
+            res["status_after_checkout_hashed"] = client.datasets.status(files).hashed
     _log(f"pull small from {prefix}: {fetch_s:.2f} s + checkout {checkout_s:.2f} s")
 
 
@@ -763,7 +767,7 @@ class Report:
                 self.cut_short[phase.name] = cut
                 self.phase_s[phase.name] = time.perf_counter() - started
         if phase.name in self.errors:
-            _log(f"[red]{phase.name}: FAILED[/red]: {self.errors[phase.name][:600]}")
+            _log(f"[red]{phase.name}: FAILED[/red]: {escape(self.errors[phase.name][:600])}")
 
 
 @contextlib.contextmanager
@@ -771,7 +775,7 @@ def _alarm(seconds: float, name: str) -> Iterator[None]:
     """Raise PhaseTimeout in this (main) thread after ``seconds``."""
 
     def ring(_signum: int, _frame: FrameType | None) -> None:
-        raise PhaseTimeout(f"cut short after {seconds:.0f} s (--max-seconds) in phase {name}")
+        raise PhaseTimeout(f"cut short after {seconds:g} s (--max-seconds) in phase {name}")
 
     previous = signal.signal(signal.SIGALRM, ring)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -1099,6 +1103,13 @@ _MODELYARD_NOTES: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ),
     ),
     (
+        "status_after_checkout_hashed",
+        lambda m: (
+            f"modelyard first status of the pulled checkout (files written by checkout) re-read "
+            f"{m['status_after_checkout_hashed']:,} of {m['small_files']:,} files"
+        ),
+    ),
+    (
         "checkout_previous_s",
         lambda m: f"modelyard checkout big@1 matches the source: {m['checkout_previous_matches_source']}",
     ),
@@ -1139,7 +1150,7 @@ _DVC_NOTES: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
 
 def _problems(tool: str, result: dict[str, Any]) -> list[str]:
     lines = [
-        f"[red]{tool} {phase} failed[/red]: {message.splitlines()[0][:300]}"
+        f"[red]{tool} {phase} failed[/red]: {escape(message.splitlines()[0][:300])}"
         for phase, message in (result.get("errors") or {}).items()
     ]
     cut = [p for p, c in (result.get("cut_short") or {}).items() if c]
@@ -1147,7 +1158,7 @@ def _problems(tool: str, result: dict[str, Any]) -> list[str]:
         lines.append(f"[yellow]{tool} phases cut short by --max-seconds: {', '.join(cut)}[/yellow]")
     skipped = result.get("skipped") or {}
     if skipped:
-        lines.append(f"{tool} skipped: " + ", ".join(f"{p} ({why})" for p, why in skipped.items()))
+        lines.append(f"{tool} skipped: " + escape(", ".join(f"{p} ({why})" for p, why in skipped.items())))
     return lines
 
 
@@ -1166,7 +1177,9 @@ def _notes(dvc: dict[str, Any] | None, mine: dict[str, Any] | None) -> list[str]
     return lines
 
 
-def print_table(rows: list[dict[str, Any]], dvc: dict[str, Any] | None, mine: dict[str, Any] | None) -> None:
+def print_table(
+    rows: list[dict[str, Any]], dvc: dict[str, Any] | None, mine: dict[str, Any] | None, load: list[float]
+) -> None:
     version = dvc.get("version", "?") if dvc else "not run"
     cached = " (cached)" if dvc and dvc.get("cached") else ""
     table = Table(title="Data versioning: modelyard vs DVC (ext4, same files)", title_justify="left")
@@ -1195,6 +1208,8 @@ def print_table(rows: list[dict[str, Any]], dvc: dict[str, Any] | None, mine: di
         out.print(f"DVC venv ready in {dvc.get('venv_ready_s', 0):.1f} s; anchor script {dvc['total_s']:.1f} s")
     if mine:
         out.print(f"modelyard {mine['version']}: {mine['total_s']:.1f} s")
+    if load:
+        out.print(f"load average (1 min) at start / end: {load[0]:.2f} / {load[1]:.2f} on {os.cpu_count()} CPUs")
 
 
 # --- main -----------------------------------------------------------------------------------------------------
@@ -1224,6 +1239,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     workdir = args.workdir.resolve()
     source = ensure_source(sizes)
+    load = [os.getloadavg()[0]]
+    if load[0] > (os.cpu_count() or 1) / 2:
+        _log(f"[yellow]the machine is busy (load average {load[0]:.1f}): timings will be noisy[/yellow]")
 
     dvc: dict[str, Any] | None = None
     mine: dict[str, Any] | None = None
@@ -1234,7 +1252,7 @@ def main(argv: list[str] | None = None) -> int:
                 dvc = run_dvc(sizes, source, workdir / "dvc", s3)
             except RuntimeError as exc:
                 failed = True
-                err.print(f"[red]DVC anchor failed:[/red] {exc}", highlight=False, markup=False)
+                err.print(f"[red]DVC anchor failed:[/red] {escape(str(exc))}", highlight=False)
             _log(f"DVC part done in {time.perf_counter() - started:.1f} s")
         else:
             dvc = cached_dvc(sizes)
@@ -1246,14 +1264,20 @@ def main(argv: list[str] | None = None) -> int:
                 err.print("[red]modelyard side failed:[/red]")
                 err.print(traceback.format_exc(), highlight=False, markup=False)
     failed = failed or bool(mine and mine.get("errors"))
+    load.append(os.getloadavg()[0])
 
     rows = compare(dvc, mine, sizes)
-    print_table(rows, dvc, mine)
+    print_table(rows, dvc, mine, load)
     if args.json:
         report = {
             "benchmark": "data",
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "load_average_start_end": load,
+            },
             "sizes": asdict(sizes),
             "source": str(source.root),
             "figures": rows,

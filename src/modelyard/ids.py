@@ -54,8 +54,12 @@ class Digest:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Digest:
-        """The digest whose 32 raw bytes are ``raw``."""
-        return cls(raw.hex())
+        """The digest whose 32 raw bytes are ``raw`` (any 32 bytes are a digest: no text to validate)."""
+        if len(raw) != 32:
+            raise InvalidInputError(f"{raw!r} is not a 32-byte digest.", hint="A blake3 digest has 32 bytes.")
+        made = object.__new__(cls)
+        object.__setattr__(made, "hex", raw.hex())
+        return made
 
     @property
     def raw(self) -> bytes:

@@ -106,3 +106,21 @@ def test_many_small_files_become_a_few_objects(local_yard: Client, tmp_path: Pat
     shutil.rmtree(tmp_path / "work")
     out = my.datasets.checkout("small@1", tmp_path / "out")
     assert len(list(out.rglob("*.bin"))) == 2000
+
+
+def test_status_of_a_fresh_checkout_reads_nothing(yard: Client, tmp_path: Path) -> None:
+    my.datasets.commit("files", make_files(tmp_path / "work", 100))
+    out = my.datasets.checkout("files@1", tmp_path / "out")  # files written just now, no ageing
+    found = my.datasets.status(out)
+    assert found.is_clean
+    assert found.hashed == 0
+
+
+def test_racy_files_are_hashed_whatever_their_stat_says() -> None:
+    from modelyard.data.ingest import is_racy
+
+    scan = 1_700_000_000_123_456_789
+    assert is_racy(scan - 50_000_000, scan)  # 50 ms before the scan: the same tick may hide a later write
+    assert not is_racy(scan - 500_000_000, scan)
+    assert is_racy(1_700_000_000_000_000_000 - 1_000_000_000, 1_700_000_000_000_000_000)  # whole-second stamps
+    assert not is_racy(1_700_000_000_000_000_000 - 3_000_000_000, 1_700_000_000_000_000_000)

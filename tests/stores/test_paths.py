@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelyard.errors import UnsafePathError
-from modelyard.stores.paths import clean_relpath, contained_path
+from modelyard.stores.paths import MAX_PATH_BYTES, clean_name, clean_relpath, contained_path, contained_paths
 
 PROFILE = os.environ.get("MODELYARD_TEST_PROFILE", "ci")
 PROPERTY_EXAMPLES = {"ci": 4_000, "extended": 200_000}.get(PROFILE, 4_000)
@@ -236,6 +236,41 @@ def test_payload_is_refused(payload: str, root: Path, tmp_path: Path) -> None:
     assert "model/model.skops" in refused.value.hint
     assert _outside_state(tmp_path) == before
     assert (tmp_path / CANARY).read_bytes() == CANARY_BYTES
+
+
+@pytest.mark.parametrize("payload", CORPUS, ids=_short)
+def test_the_batch_chokepoint_refuses_what_the_single_one_refuses(payload: str, root: Path) -> None:
+    with pytest.raises(UnsafePathError, match="Unsafe path"):
+        contained_paths(root, ["a/fine.txt", payload])
+
+
+def test_the_batch_chokepoint_agrees_on_good_paths_and_planted_links(root: Path, tmp_path: Path) -> None:
+    assert contained_paths(root, GOOD) == [contained_path(root, good) for good in GOOD]
+    (root / "a" / "link").symlink_to(tmp_path)
+    with pytest.raises(UnsafePathError, match="is a symbolic link"):
+        contained_paths(root, ["a/b/x", "a/link/escape"])
+    assert contained_paths(tmp_path / "missing-root", ["x/y"]) == [tmp_path / "missing-root" / "x" / "y"]
+
+
+@pytest.mark.parametrize("text", [*CORPUS, *GOOD], ids=_short)
+def test_names_are_judged_like_the_paths_they_make(text: str) -> None:
+    """``clean_name`` on each component agrees with ``clean_relpath`` on the whole (folder walks rely on it)."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES or text.endswith("/"):
+        return
+    try:
+        clean_relpath(text)
+    except UnsafePathError:
+        whole_ok = False
+    else:
+        whole_ok = True
+    try:
+        for name in text.split("/"):
+            clean_name(name)
+    except UnsafePathError:
+        names_ok = False
+    else:
+        names_ok = True
+    assert names_ok == whole_ok
 
 
 def test_message_names_the_value_and_the_reason() -> None:

@@ -42,7 +42,6 @@ __all__ = [
     "ChunkedFile",
     "PackWriter",
     "chunk_digest",
-    "cut",
     "read_stream",
 ]
 
@@ -56,6 +55,8 @@ PACK_TARGET = 32 * MiB
 _COALESCE_GAP = 64 * KiB  # read through gaps this small rather than issue another request
 _READ_WINDOW = 16 * MiB  # largest single range request
 _QUEUE_BYTES = 8 * MiB  # bytes in flight between the chunker and the pack upload
+_BLOCK = MiB  # chunks cross to the upload thread in blocks of this size
+_IN_FLIGHT = 2  # packs uploading at once
 _FSCK_HINT = "Run `modelyard fsck` to list damaged objects; restore the pack from a copy or re-commit the data."
 
 
@@ -64,32 +65,19 @@ def chunk_digest(data: bytes | memoryview) -> bytes:
     return blake3.blake3(data).digest()
 
 
-def cut(data: bytes | memoryview) -> Iterator[memoryview]:
-    """Cut a buffer into content-defined chunks (one chunk when it is small)."""
-    view = memoryview(data)
-    if len(view) <= SINGLE_CHUNK_MAX:
-        if len(view):
-            yield view
-        return
-    from pyfastcdc import FastCDC
-
-    for chunk in FastCDC(CHUNK_AVG, min_size=CHUNK_MIN, max_size=CHUNK_MAX).cut_buf(view):
-        yield chunk.data
-
-
 class _QueueStream(io.RawIOBase):
     """The read side of a bounded byte queue: what ``ArtifactStore.put`` consumes while chunks are added."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=max(2, _QUEUE_BYTES // CHUNK_AVG))
+        self._queue: queue.Queue[bytes | bytearray | None] = queue.Queue(maxsize=max(2, _QUEUE_BYTES // _BLOCK))
         self._current = memoryview(b"")
         self._done = False
 
     def readable(self) -> bool:
         return True
 
-    def feed(self, data: bytes | None) -> None:
+    def feed(self, data: bytes | bytearray | None) -> None:
         self._queue.put(data)
 
     def readinto(self, buffer: WriteableBuffer, /) -> int:
@@ -120,17 +108,21 @@ class _QueueStream(io.RawIOBase):
 class PackWriter:
     """Append new chunks to packs streamed into the artifact store; ``finish`` returns what was written.
 
-    Chunks already in the index must be filtered out by the caller (see ``missing`` on the chunk index);
-    a chunk added twice in one writer is stored once.
+    Chunks already in the index must be filtered out by the caller (see ``missing`` on the chunk index); a
+    chunk added twice in one writer is stored once. Small chunks are gathered into blocks of ~1 MiB before
+    they cross to the upload thread, and up to two packs are in flight, so the fsync of one overlaps the
+    cutting and hashing of the next.
     """
 
     def __init__(self, artifacts: ArtifactStore, *, target_bytes: int = PACK_TARGET) -> None:
         self._artifacts = artifacts
         self._target = target_bytes
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelyard-pack")
+        self._pool = ThreadPoolExecutor(max_workers=_IN_FLIGHT, thread_name_prefix="modelyard-pack")
         self._seen: set[bytes] = set()
         self._packs: list[NewPack] = []
+        self._closing: list[tuple[Future[StoredObject], list[tuple[bytes, int, int]], int]] = []
         self._open_pack: tuple[_QueueStream, Future[StoredObject]] | None = None
+        self._block = bytearray()
         self._chunks: list[tuple[bytes, int, int]] = []
         self._offset = 0
         self.bytes_written = 0
@@ -143,13 +135,17 @@ class PackWriter:
         if digest in self._seen:
             return
         if self._open_pack is None:
+            self._reap(keep=_IN_FLIGHT - 1)
             stream = _QueueStream()
             self._open_pack = (stream, self._pool.submit(self._artifacts.put, stream))  # type: ignore[arg-type]
             self._chunks, self._offset = [], 0
         stream, upload = self._open_pack
         if upload.done():  # the upload failed early: surface its error now
             upload.result()
-        stream.feed(bytes(data))
+        self._block += data
+        if len(self._block) >= _BLOCK:
+            stream.feed(self._block)  # handed over whole: the upload thread owns it now
+            self._block = bytearray()
         self._seen.add(digest)
         self._chunks.append((digest, self._offset, len(data)))
         self._offset += len(data)
@@ -158,15 +154,16 @@ class PackWriter:
             self._close_pack()
 
     def finish(self) -> list[NewPack]:
-        """Complete the last pack and return every pack written, with its chunks."""
+        """Complete every pack (each durable in the store) and return them with their chunks."""
         try:
             self._close_pack()
+            self._reap(keep=0)
         finally:
             self._pool.shutdown(wait=True)
         return list(self._packs)
 
     def abort(self) -> None:
-        """Stop writing; a pack in flight is completed and left unreferenced (gc removes it)."""
+        """Stop writing; packs in flight are completed and left unreferenced (gc removes them)."""
         if self._open_pack is not None:
             self._open_pack[0].feed(None)
             self._open_pack = None
@@ -177,14 +174,23 @@ class PackWriter:
             return
         stream, upload = self._open_pack
         self._open_pack = None
+        if self._block:
+            stream.feed(self._block)
+            self._block = bytearray()
         stream.feed(None)
-        stored = upload.result()
-        if stored.size_bytes != self._offset:
-            raise IntegrityError(
-                f"Pack {stored.digest} holds {stored.size_bytes} bytes, expected {self._offset}.",
-                hint="Retry the commit; if it repeats, check the artifact store.",
-            )
-        self._packs.append(NewPack(digest=stored.digest, size_bytes=stored.size_bytes, chunks=self._chunks))
+        self._closing.append((upload, self._chunks, self._offset))
+
+    def _reap(self, *, keep: int) -> None:
+        """Wait until at most ``keep`` closed packs are still uploading; record the finished ones."""
+        while len(self._closing) > keep:
+            upload, chunks, size = self._closing.pop(0)
+            stored = upload.result()
+            if stored.size_bytes != size:
+                raise IntegrityError(
+                    f"Pack {stored.digest} holds {stored.size_bytes} bytes, expected {size}.",
+                    hint="Retry the commit; if it repeats, check the artifact store.",
+                )
+            self._packs.append(NewPack(digest=stored.digest, size_bytes=stored.size_bytes, chunks=chunks))
 
 
 def _spans(locations: Sequence[ChunkLocation]) -> Iterator[tuple[Digest, int, int, int, int]]:
@@ -230,9 +236,15 @@ class ChunkReader:
 
     def read_located(self, digests: Sequence[bytes], locations: Sequence[ChunkLocation], what: str) -> Iterator[bytes]:
         """Like ``read`` for chunks already located."""
+        for view in self.read_views(digests, locations, what):
+            yield bytes(view)
+
+    def read_views(
+        self, digests: Sequence[bytes], locations: Sequence[ChunkLocation], what: str
+    ) -> Iterator[memoryview]:
+        """Verified chunks as views into each read window (no copy; a view keeps its window alive)."""
         for pack, start, end, first, last in _spans(locations):
-            window = self._artifacts.read_range(pack, start, end - start)
-            view = memoryview(window)
+            view = memoryview(self._artifacts.read_range(pack, start, end - start))
             for k in range(first, last):
                 loc = locations[k]
                 data = view[loc.offset - start : loc.offset - start + loc.length]
@@ -241,7 +253,7 @@ class ChunkReader:
                         f"{what}: chunk {digests[k].hex()[:16]} at offset {loc.offset} of pack {pack} is corrupt.",
                         hint=_FSCK_HINT,
                     )
-                yield bytes(data)
+                yield data
 
     def read_blob(self, digest: bytes, what: str) -> bytes:
         """One chunk's bytes (manifests and chunk lists are stored as single chunks)."""

@@ -77,8 +77,8 @@ def parse_ref(ref: str) -> tuple[str, str]:
     return name, version
 
 
-def _opener(path: Path) -> Callable[[], BinaryIO]:
-    return lambda: path.open("rb")
+def _opener(path: str) -> Callable[[], BinaryIO]:
+    return lambda: open(path, "rb")
 
 
 def _author() -> str | None:

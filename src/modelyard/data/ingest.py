@@ -7,8 +7,9 @@ files are looked up in the chunk index
 together, and only chunks the store lacks go into the pack.
 
 The stat cache remembers (size, mtime, ctime, inode) and the digest of each file of a working folder. A file
-whose stat is unchanged is not read again, unless it was modified within two seconds of the last scan (a
-write in the same timestamp tick could be invisible: git's "racy clean" rule).
+whose stat is unchanged is not read again, unless it was modified just before the last scan (within 100 ms,
+or 2 s where timestamps have whole seconds): a write in the same timestamp tick could be invisible to the
+stat (git's "racy clean" rule).
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from modelyard.data.chunks import SINGLE_CHUNK_MAX, PackWriter, chunk_digest, cut
+from modelyard.data.chunks import CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, SINGLE_CHUNK_MAX, PackWriter, chunk_digest
 from modelyard.data.manifests import encode_chunk_list
 from modelyard.data.models import FileEntry, SourceFile, SourceState
 from modelyard.errors import InvalidInputError, NotFoundError
 from modelyard.ids import Digest
-from modelyard.stores.paths import clean_relpath
+from modelyard.stores.paths import MAX_PATH_BYTES, clean_name, clean_relpath
 from modelyard.stores.protocols import ChunkRepository
 
 __all__ = [
@@ -36,13 +37,15 @@ __all__ = [
     "Prepared",
     "chunk_files",
     "hash_file",
+    "is_racy",
     "is_unchanged",
     "prepare_source",
     "scan_folder",
     "source_file",
 ]
 
-_RACY_NS = 2_000_000_000
+_RACY_COARSE_NS = 2_000_000_000  # whole-second timestamps (FAT, some network filesystems): a 2 s tick
+_RACY_FINE_NS = 100_000_000  # sub-second timestamps: ticks of a few milliseconds, with a wide margin
 _WINDOW_CHUNKS = 4096
 _WINDOW_BYTES = 32 * 1024 * 1024
 _FRAME_FILE = "data.parquet"
@@ -52,11 +55,13 @@ _FRAME_FILE = "data.parquet"
 _ROW_GROUP_BYTES = 2 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class LocalFile:
-    """A file to commit: where it is on disk, its path in the version, and its stat."""
+class LocalFile(NamedTuple):
+    """A file to commit: where it is on disk, its path in the version, and its stat.
 
-    path: Path
+    A named tuple for the same reason as ``SourceFile``: one per file of a folder walk.
+    """
+
+    path: str
     relpath: str
     size_bytes: int
     mtime_ns: int
@@ -79,41 +84,39 @@ class Prepared:
         self.cleanup.close()
 
 
-def _local(path: Path, relpath: str, info: os.stat_result) -> LocalFile:
-    return LocalFile(
-        path=path,
-        relpath=relpath,
-        size_bytes=info.st_size,
-        mtime_ns=info.st_mtime_ns,
-        ctime_ns=info.st_ctime_ns,
-        inode=info.st_ino,
-    )
+def _local(path: str, relpath: str, info: os.stat_result) -> LocalFile:
+    return LocalFile(path, relpath, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
 
 def scan_folder(folder: Path) -> list[LocalFile]:
-    """Every regular file under ``folder`` (symbolic links are refused, not followed), by relative path."""
+    """Every regular file under ``folder`` (symbolic links are refused, not followed), by relative path.
+
+    Each name passes the path chokepoint (``clean_name``) once, so a relative path is valid when its names are.
+    """
     found: list[LocalFile] = []
-    stack = [(folder, "")]
+    stack = [(os.fspath(folder), "")]
     while stack:
         current, prefix = stack.pop()
         try:
             entries = list(os.scandir(current))
         except PermissionError as exc:
             raise InvalidInputError(
-                f"Cannot read the folder {str(current)!r}: {exc.strerror}.", hint="Check its permissions."
+                f"Cannot read the folder {current!r}: {exc.strerror}.", hint="Check its permissions."
             ) from exc
         for entry in entries:
-            name = unicodedata.normalize("NFC", entry.name)  # macOS hands out decomposed accents
-            relpath = f"{prefix}{name}"
+            name = entry.name if entry.name.isascii() else unicodedata.normalize("NFC", entry.name)  # macOS: NFD
+            relpath = f"{prefix}{clean_name(name)}"
             if entry.is_symlink():
                 raise InvalidInputError(
                     f"{entry.path!r} is a symbolic link; datasets hold regular files only.",
                     hint="Replace the link with the file it points to, or move it out of the folder.",
                 )
             if entry.is_dir(follow_symlinks=False):
-                stack.append((Path(entry.path), relpath + "/"))
+                stack.append((entry.path, relpath + "/"))
             elif entry.is_file(follow_symlinks=False):
-                found.append(_local(Path(entry.path), clean_relpath(relpath), entry.stat(follow_symlinks=False)))
+                if len(relpath) > MAX_PATH_BYTES and len(relpath.encode()) > MAX_PATH_BYTES:
+                    clean_relpath(relpath)  # raises, naming the limit
+                found.append(_local(entry.path, relpath, entry.stat(follow_symlinks=False)))
             else:
                 raise InvalidInputError(
                     f"{entry.path!r} is not a regular file (a device, socket or pipe).",
@@ -183,7 +186,7 @@ def prepare_source(source: object) -> Prepared:
         if not stat.S_ISREG(info.st_mode):
             raise InvalidInputError(f"{str(path)!r} is not a regular file.", hint="Commit regular files only.")
         name = clean_relpath(unicodedata.normalize("NFC", path.name))
-        return Prepared(files=[_local(path, name, info)], folder=None)
+        return Prepared(files=[_local(os.fspath(path), name, info)], folder=None)
     prepared = Prepared(files=[], folder=None)
     temp = Path(prepared.cleanup.enter_context(tempfile.TemporaryDirectory(prefix="modelyard-commit-")))
     try:
@@ -191,19 +194,20 @@ def prepare_source(source: object) -> Prepared:
     except BaseException:
         prepared.cleanup.close()
         raise
-    prepared.files.append(_local(written, _FRAME_FILE, written.stat()))
+    prepared.files.append(_local(os.fspath(written), _FRAME_FILE, written.stat()))
     return prepared
 
 
 def is_unchanged(item: LocalFile, cached: SourceFile, scanned_ns: int) -> bool:
     """Whether the stat cache vouches for a file: same size, mtime, ctime and inode, and not racy."""
-    return (
-        cached.size_bytes == item.size_bytes
-        and cached.mtime_ns == item.mtime_ns
-        and cached.ctime_ns == item.ctime_ns
-        and cached.inode == item.inode
-        and item.mtime_ns < scanned_ns - _RACY_NS
-    )
+    # (size, mtime, ctime, inode) sit at the same positions 1-4 / 2-5 of both tuples: one comparison.
+    return cached[1:5] == item[2:6] and not is_racy(item.mtime_ns, scanned_ns)
+
+
+def is_racy(mtime_ns: int, scanned_ns: int) -> bool:
+    """Whether a file was modified so close to a scan that a later write could leave its stat unchanged."""
+    window = _RACY_COARSE_NS if mtime_ns % 1_000_000_000 == 0 else _RACY_FINE_NS
+    return mtime_ns >= scanned_ns - window
 
 
 class _Window:
@@ -233,44 +237,68 @@ class _Window:
         self._chunks, self._bytes = [], 0
 
 
-def _read(item: LocalFile) -> Iterator[memoryview]:
-    """The file's bytes as content-defined chunks (small files in one read)."""
+def _read_small(path: str, size: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        if item.size_bytes <= SINGLE_CHUNK_MAX:
-            yield from cut(item.path.read_bytes())
-            return
-        from pyfastcdc import FastCDC
+        data = os.read(fd, size + 1)  # one byte more than expected tells a file that grew
+        while len(data) <= size and (more := os.read(fd, size + 1 - len(data))):
+            data += more
+    finally:
+        os.close(fd)
+    return data
 
-        from modelyard.data.chunks import CHUNK_AVG, CHUNK_MAX, CHUNK_MIN
 
-        for chunk in FastCDC(CHUNK_AVG, min_size=CHUNK_MIN, max_size=CHUNK_MAX).cut_file(str(item.path)):
-            yield chunk.data
-    except PermissionError as exc:
-        raise InvalidInputError(
-            f"Cannot read {str(item.path)!r}: {exc.strerror}.", hint="Check its permissions."
-        ) from exc
-    except IsADirectoryError as exc:  # pragma: no cover - replaced between the scan and the read
-        raise InvalidInputError(f"{str(item.path)!r} changed while being committed.", hint="Retry.") from exc
+def _chunks(item: LocalFile) -> Iterator[memoryview]:
+    """A large file's content-defined chunks, cut from a memory map."""
+    from pyfastcdc import FastCDC
+
+    for chunk in FastCDC(CHUNK_AVG, min_size=CHUNK_MIN, max_size=CHUNK_MAX).cut_file(item.path):
+        yield chunk.data
+
+
+def _changed(item: LocalFile, total: int) -> InvalidInputError:
+    return InvalidInputError(
+        f"{item.path!r} changed size while being read ({item.size_bytes} -> {total} bytes).",
+        hint="Try again once nothing is writing to it.",
+    )
+
+
+def _is_small(item: LocalFile) -> bool:
+    return 0 < item.size_bytes <= SINGLE_CHUNK_MAX
 
 
 def hash_file(item: LocalFile, sink: Callable[[bytes, bytes | memoryview], None] | None = None) -> tuple[bytes, bool]:
-    """A file's digest and whether it is chunked; ``sink`` receives every chunk (and the chunk list)."""
-    chunks: list[tuple[bytes, int]] = []
-    total = 0
-    for data in _read(item):
-        digest = chunk_digest(data)
-        chunks.append((digest, len(data)))
-        total += len(data)
-        if sink is not None:
-            sink(digest, data)
+    """A file's digest and whether it is chunked; ``sink`` receives every chunk (and the chunk list).
+
+    A file up to 64 KiB is one chunk, read in one call; a larger one is cut by FastCDC. Empty and multi-chunk
+    files are named by their chunk list.
+    """
+    try:
+        if _is_small(item):
+            data = _read_small(item.path, item.size_bytes)
+            if len(data) != item.size_bytes:
+                raise _changed(item, len(data))
+            digest = chunk_digest(data)
+            if sink is not None:
+                sink(digest, data)
+            return digest, False
+        chunks: list[tuple[bytes, int]] = []
+        total = 0
+        for view in () if item.size_bytes == 0 else _chunks(item):
+            digest = chunk_digest(view)
+            chunks.append((digest, len(view)))
+            total += len(view)
+            if sink is not None:
+                sink(digest, view)
+    except PermissionError as exc:
+        raise InvalidInputError(f"Cannot read {item.path!r}: {exc.strerror}.", hint="Check its permissions.") from exc
+    except (IsADirectoryError, FileNotFoundError) as exc:  # replaced or removed between the scan and the read
+        raise InvalidInputError(f"{item.path!r} changed while being committed.", hint="Commit it again.") from exc
     if total != item.size_bytes:
-        raise InvalidInputError(
-            f"{str(item.path)!r} changed size while being read ({item.size_bytes} -> {total} bytes).",
-            hint="Try again once nothing is writing to it.",
-        )
+        raise _changed(item, total)
     if len(chunks) == 1:
         return chunks[0][0], False
-    listing = encode_chunk_list(chunks)  # empty and multi-chunk files are named by their chunk list
+    listing = encode_chunk_list(chunks)
     file_digest = chunk_digest(listing)
     if sink is not None:
         sink(file_digest, listing)

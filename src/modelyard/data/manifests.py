@@ -1,11 +1,12 @@
-"""Version manifests: which files a version holds, stored so that a one-file change rewrites one small leaf.
+"""Version manifests: which files a version holds, stored so that a one-file change rewrites O(log n) bytes.
 
 A manifest is a sorted list of entries ``[path, size, digest, chunked]`` cut into *leaves* at content-defined
-boundaries: a leaf ends after an entry whose path hashes below a threshold (about one in 64), so inserting,
-removing or changing one file changes one leaf and the root, never the whole list. Leaves and the root are
-JSON, each stored as one chunk; the version's digest is the root's. The chunks of a multi-chunk file are listed
-in a *chunk list* (32-byte digest + 4-byte length per chunk), also stored as one chunk, whose digest is the
-file's digest.
+boundaries: a leaf ends after an entry whose path hashes below a threshold (about one in 64). Above the
+leaves, references ``[digest, entries, first path]`` are cut into *nodes* the same way, level by level, until
+a root holds at most ~64 references (a prolly tree). Inserting, removing or changing one file changes one
+leaf, one node per level and the root: ~10 KB for 20,000 files, not the whole list. Every leaf, node and
+root is JSON stored as one chunk; the version's digest is the root's. The chunks of a multi-chunk file are
+listed in a *chunk list* (32-byte digest + 4-byte length per chunk), also one chunk, whose digest is the file's.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import blake3
 import orjson
@@ -21,11 +23,14 @@ from modelyard.data.models import FileEntry
 from modelyard.errors import IntegrityError
 from modelyard.ids import Digest
 
-__all__ = ["FORMAT", "Manifest", "decode_chunk_list", "encode_chunk_list", "read_manifest", "write_manifest"]
+__all__ = ["FORMAT", "Manifest", "decode_chunk_list", "encode_chunk_list", "read_manifest", "walk", "write_manifest"]
+
+T = TypeVar("T")
 
 FORMAT = "modelyard-manifest/1"
 _BOUNDARY_BELOW = 4  # first hash byte below this ends a leaf: ~1 in 64 entries
 _MAX_LEAF = 4096  # entries; a run of unlucky paths still makes bounded leaves
+_ROOT_FANOUT = 64  # a root holds at most this many references; above that, another level of nodes
 _LIST_ITEM = struct.Struct("<32sI")
 
 
@@ -41,8 +46,9 @@ def decode_chunk_list(data: bytes, what: str) -> list[tuple[bytes, int]]:
     return [(bytes(d), n) for d, n in _LIST_ITEM.iter_unpack(data)]
 
 
-def _is_boundary(path: str) -> bool:
-    return blake3.blake3(path.encode()).digest(length=1)[0] < _BOUNDARY_BELOW
+def _is_boundary(path: str, level: int) -> bool:
+    key = path.encode() if level == 0 else f"{level}:{path}".encode()
+    return blake3.blake3(key).digest(length=1)[0] < _BOUNDARY_BELOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,46 +79,81 @@ class Manifest:
         return [e for e in self.entries if e.path == prefix or e.path.startswith(folder)]
 
 
-def _leaves(entries: Sequence[FileEntry]) -> Iterator[list[FileEntry]]:
-    leaf: list[FileEntry] = []
-    for entry in entries:
-        leaf.append(entry)
-        if _is_boundary(entry.path) or len(leaf) >= _MAX_LEAF:
-            yield leaf
-            leaf = []
-    if leaf:
-        yield leaf
+def _cut(items: Sequence[T], first_path: Callable[[T], str], level: int) -> Iterator[list[T]]:
+    """Cut a level into runs ending where an item's (first) path hashes below the threshold."""
+    run: list[T] = []
+    for item in items:
+        run.append(item)
+        if _is_boundary(first_path(item), level) or len(run) >= _MAX_LEAF:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
+Ref = tuple[str, int, str]  # (hex digest, entries below, first path)
 
 
 def write_manifest(entries: Sequence[FileEntry], put_blob: Callable[[bytes], bytes]) -> Manifest:
-    """Store the leaves and root of a manifest through ``put_blob`` (which returns a chunk digest)."""
+    """Store the leaves, nodes and root of a manifest through ``put_blob`` (which returns a chunk digest)."""
     ordered = sorted(entries, key=lambda e: e.path)
-    leaves = []
-    for leaf in _leaves(ordered):
+    refs: list[Ref] = []
+    for leaf in _cut(ordered, lambda e: e.path, 0):
         body = orjson.dumps([[e.path, e.size_bytes, e.digest.hex, 1 if e.chunked else 0] for e in leaf])
-        leaves.append([put_blob(body).hex(), len(leaf), leaf[0].path, leaf[-1].path])
+        refs.append((put_blob(body).hex(), len(leaf), leaf[0].path))
+    height = 1
+    while len(refs) > _ROOT_FANOUT:
+        refs = [
+            (put_blob(orjson.dumps(node)).hex(), sum(r[1] for r in node), node[0][2])
+            for node in _cut(refs, lambda r: r[2], height)
+        ]
+        height += 1
     root = orjson.dumps(
-        {"format": FORMAT, "files": len(ordered), "bytes": sum(e.size_bytes for e in ordered), "leaves": leaves}
+        {
+            "format": FORMAT,
+            "files": len(ordered),
+            "bytes": sum(e.size_bytes for e in ordered),
+            "height": height,
+            "children": refs,
+        }
     )
     return Manifest(digest=Digest.from_bytes(put_blob(root)), entries=list(ordered))
 
 
-def read_manifest(digest: Digest, read_blobs: Callable[[Sequence[bytes], str], Iterator[bytes]], what: str) -> Manifest:
-    """Read a manifest back through ``read_blobs`` (which verifies every chunk)."""
-    root_bytes = next(iter(read_blobs([digest.raw], f"{what} manifest")))
+def walk(
+    digest: Digest, read_blobs: Callable[[Sequence[bytes], str], Iterator[bytes]], what: str
+) -> tuple[dict[str, Any], list[bytes], list[bytes]]:
+    """The root, the digests of every node and leaf (level by level), and the leaves' bodies."""
+    label = f"{what} manifest"
     try:
-        root = orjson.loads(root_bytes)
+        root = orjson.loads(next(iter(read_blobs([digest.raw], label))))
         if root.get("format") != FORMAT:
             raise ValueError(f"unknown format {root.get('format')!r}")
-        leaf_digests = [bytes.fromhex(leaf[0]) for leaf in root["leaves"]]
-        entries: list[FileEntry] = []
-        for body in read_blobs(leaf_digests, f"{what} manifest"):
+        children = [bytes.fromhex(ref[0]) for ref in root["children"]]
+        inside: list[bytes] = []
+        for _ in range(int(root["height"]) - 1):
+            inside.extend(children)
+            children = [bytes.fromhex(ref[0]) for body in read_blobs(children, label) for ref in orjson.loads(body)]
+        leaves = list(read_blobs(children, label))
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise IntegrityError(f"{what}: its manifest is malformed ({exc}).", hint="Run `modelyard fsck`.") from exc
+    return root, [*inside, *children], leaves
+
+
+def read_manifest(digest: Digest, read_blobs: Callable[[Sequence[bytes], str], Iterator[bytes]], what: str) -> Manifest:
+    """Read a manifest back through ``read_blobs`` (which verifies every chunk)."""
+    root, _, leaves = walk(digest, read_blobs, what)
+    entries: list[FileEntry] = []
+    try:
+        for body in leaves:
             entries.extend(
                 FileEntry(path=p, size_bytes=int(s), digest=Digest(d), chunked=bool(c))
                 for p, s, d, c in orjson.loads(body)
             )
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+    except (ValueError, TypeError) as exc:
         raise IntegrityError(f"{what}: its manifest is malformed ({exc}).", hint="Run `modelyard fsck`.") from exc
     if len(entries) != root["files"]:
-        raise IntegrityError(f"{what}: its manifest lists {len(entries)} files, expected {root['files']}.")
+        raise IntegrityError(
+            f"{what}: its manifest lists {len(entries)} files, expected {root['files']}.", hint="Run `modelyard fsck`."
+        )
     return Manifest(digest=digest, entries=entries)

@@ -8,20 +8,19 @@ chunks live inside packs, so there is nothing in the store a link could safely p
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from modelyard.data.chunks import ChunkReader, MiB, read_stream
+from modelyard.data.checkouts import write_files
+from modelyard.data.chunks import ChunkReader, read_stream
 from modelyard.data.manifests import Manifest, decode_chunk_list, read_manifest
 from modelyard.data.models import CheckReport, DatasetVersion, FileEntry, LineageEntry
 from modelyard.data.tables import TableFile, TableSource, table_format
 from modelyard.errors import InvalidInputError, NotFoundError, close_matches
 from modelyard.ids import Digest
-from modelyard.stores.paths import clean_relpath, contained_path
+from modelyard.stores.paths import clean_relpath, contained_paths
 from modelyard.stores.protocols import ArtifactStore, MetadataStore
 
 __all__ = ["StoreReader"]
@@ -85,10 +84,19 @@ class StoreReader:
 
     def chunk_list(self, version: DatasetVersion, entry: FileEntry) -> list[tuple[bytes, int]]:
         """The file's chunks as (digest, length)."""
-        what = f"dataset {version.ref} file {entry.path!r}"
-        if not entry.chunked:
-            return [(entry.digest.raw, entry.size_bytes)]
-        return decode_chunk_list(self.chunks.read_blob(entry.digest.raw, what), what)
+        return self.chunk_lists(version, [entry])[0]
+
+    def chunk_lists(self, version: DatasetVersion, entries: Sequence[FileEntry]) -> list[list[tuple[bytes, int]]]:
+        """The chunks of many files, their chunk lists read in one coalesced pass."""
+        lists = [e.digest.raw for e in entries if e.chunked]
+        bodies = iter(self.chunks.read(lists, f"dataset {version.ref} chunk lists")) if lists else iter(())
+        out: list[list[tuple[bytes, int]]] = []
+        for entry in entries:
+            if entry.chunked:
+                out.append(decode_chunk_list(next(bodies), f"dataset {version.ref} file {entry.path!r}"))
+            else:
+                out.append([(entry.digest.raw, entry.size_bytes)])
+        return out
 
     def open(self, version: DatasetVersion, path: str) -> BinaryIO:
         """A seekable reader over one file; every chunk is verified as it is read."""
@@ -99,13 +107,6 @@ class StoreReader:
     def _open_entry(self, version: DatasetVersion, entry: FileEntry) -> BinaryIO:
         what = f"dataset {version.ref} file {entry.path!r}"
         return read_stream(self.chunks, self.chunk_list(version, entry), what)
-
-    def iter_bytes(self, version: DatasetVersion, entry: FileEntry) -> Iterator[bytes]:
-        """A file's verified chunks in order (sequential reads, coalesced per pack)."""
-        what = f"dataset {version.ref} file {entry.path!r}"
-        digests = [d for d, _ in self.chunk_list(version, entry)]
-        for start in range(0, len(digests), 2048):
-            yield from self.chunks.read(digests[start : start + 2048], what)
 
     # -- checkout --------------------------------------------------------------------------------------------
     def checkout(
@@ -125,29 +126,14 @@ class StoreReader:
                 f"Folder {str(dest)!r} is not empty; checking out {version.ref} would mix two versions.",
                 hint="Choose an empty folder, or pass overwrite=True (CLI: --force) to replace files.",
             )
-        manifest = self.manifest(version)
-        targets = [(entry, contained_path(dest, entry.path)) for entry in manifest.entries]  # all checked first
+        entries = self.manifest(version).entries
+        targets = contained_paths(dest, [e.path for e in entries])  # every path checked before any write
         self._read(version)
         dest.mkdir(parents=True, exist_ok=True)
-        done = 0
-        for entry, target in targets:
-            self._write_file(version, entry, target)
-            done += entry.size_bytes
-            if progress is not None:
-                progress(done, version.size_bytes)
+        write_files(
+            self.chunks, entries, self.chunk_lists(version, entries), targets, f"dataset {version.ref}", progress
+        )
         return dest
-
-    def _write_file(self, version: DatasetVersion, entry: FileEntry, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=".modelyard-", suffix=".part")
-        try:
-            with os.fdopen(handle, "wb", buffering=MiB) as out:
-                for data in self.iter_bytes(version, entry):
-                    out.write(data)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
 
     # -- tables ----------------------------------------------------------------------------------------------
     def table(self, version: DatasetVersion) -> TableSource:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from modelyard.data.chunks import PACK_TARGET, PackWriter
-from modelyard.data.manifests import decode_chunk_list
+from modelyard.data.manifests import walk
 from modelyard.data.models import DatasetVersion, NewVersion, SyncReport
 from modelyard.errors import ConflictError, NotFoundError
 
@@ -25,20 +25,15 @@ _READ_BATCH = 2048
 
 
 def _needed(source: Datasets, version: DatasetVersion) -> Iterator[bytes]:
-    """Every chunk digest a version needs: manifest root and leaves, chunk lists, file chunks."""
+    """Every chunk digest a version needs: manifest root, nodes and leaves, chunk lists, file chunks."""
     reader = source.reader
     yield version.digest.raw
-    import orjson
-
-    root = orjson.loads(reader.chunks.read_blob(version.digest.raw, f"dataset {version.ref} manifest"))
-    for leaf in root["leaves"]:
-        yield bytes.fromhex(leaf[0])
-    for entry in reader.manifest(version).entries:
-        yield entry.digest.raw
-        if entry.chunked:
-            what = f"dataset {version.ref} file {entry.path!r}"
-            for digest, _ in decode_chunk_list(reader.chunks.read_blob(entry.digest.raw, what), what):
-                yield digest
+    _, blobs, _ = walk(version.digest, reader.chunks.read, f"dataset {version.ref}")
+    yield from blobs
+    entries = reader.manifest(version).entries
+    yield from (entry.digest.raw for entry in entries)
+    for chunks in reader.chunk_lists(version, [e for e in entries if e.chunked]):
+        yield from (digest for digest, _ in chunks)
 
 
 def _check_prefix(name: str, sending: list[DatasetVersion], receiving: list[DatasetVersion]) -> None:

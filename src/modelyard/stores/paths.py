@@ -23,7 +23,14 @@ from pathlib import Path
 
 from modelyard.errors import UnsafePathError
 
-__all__ = ["MAX_COMPONENT_BYTES", "MAX_PATH_BYTES", "clean_relpath", "contained_path"]
+__all__ = [
+    "MAX_COMPONENT_BYTES",
+    "MAX_PATH_BYTES",
+    "clean_name",
+    "clean_relpath",
+    "contained_path",
+    "contained_paths",
+]
 
 MAX_COMPONENT_BYTES = 255
 MAX_PATH_BYTES = 1024
@@ -36,6 +43,9 @@ _FORBIDDEN_CHARACTERS = frozenset('\\:#?*<>|"')
 # Control, format (bidi overrides, zero-width), surrogate, private-use and line/paragraph separators.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+# Printable ASCII that is never a problem on its own: text made only of these skips the per-character checks
+# (the component rules below still apply). Most paths are like this, and a 20,000-file folder is checked fast.
+_PLAIN = re.compile(r"[A-Za-z0-9._ /=+,@~()\[\]{}!$&'^`-]*")
 
 
 def _refuse(text: object, reason: str) -> UnsafePathError:
@@ -99,7 +109,7 @@ def clean_relpath(text: str) -> str:
         raise _refuse(text, f"expected text, got {type(text).__name__}")
     if not text:
         raise _refuse(text, "it is empty")
-    problem = _character_problem(text)
+    problem = None if text.isascii() and _PLAIN.fullmatch(text) else _character_problem(text)
     if problem is None and text.startswith("/"):
         problem = "it is absolute (starts with '/')"
     if problem is None and len(text.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
@@ -112,6 +122,26 @@ def clean_relpath(text: str) -> str:
         if problem is not None:
             raise _refuse(text, problem)
     return cleaned
+
+
+def clean_name(name: str) -> str:
+    """Validate one component of a relative path (a file or folder name read from disk) by the same rules.
+
+    ``clean_relpath(a + "/" + b)`` accepts exactly when both names pass and the joined text is short enough;
+    walking a folder checks each name once instead of each full path.
+
+    Raises:
+        UnsafePathError: the name is empty, ``.`` or ``..``, holds a ``/`` or any character ``clean_relpath``
+            refuses, or is too long.
+    """
+    problem = None if name.isascii() and _PLAIN.fullmatch(name) else _character_problem(name)
+    if problem is None and "/" in name:
+        problem = "a name holds '/'"
+    if problem is None:
+        problem = _component_problem(name)
+    if problem is not None:
+        raise _refuse(name, problem)
+    return name
 
 
 def contained_path(root: Path, relpath: str) -> Path:
@@ -155,3 +185,46 @@ def contained_path(root: Path, relpath: str) -> Path:
     if os.path.commonpath([real_root, real_target]) != real_root or real_target == real_root:
         raise _refuse(relpath, f"it resolves to {real_target}, outside {real_root}")  # pragma: no cover
     return target
+
+
+def contained_paths(root: Path, relpaths: list[str]) -> list[Path]:
+    """Join many user-supplied relative paths onto ``root`` with the guarantees of :func:`contained_path`.
+
+    The same checks, done once per distinct folder: each existing component below ``root`` is ``lstat``-ed
+    once (a symbolic link is refused) and each existing parent folder is resolved once. A checkout of
+    20,000 files in 100 folders costs 100 checks, not 40,000.
+
+    Raises:
+        UnsafePathError: a path is unsafe, crosses a symbolic link, or resolves outside ``root``.
+
+    Added in 0.1.
+    """
+    base = Path(root)
+    base_text = os.fspath(base)
+    exists: dict[str, bool] = {}
+    out: list[Path] = []
+    for relpath in relpaths:
+        parts = clean_relpath(relpath).split("/")
+        prefix = ""
+        for name in parts:
+            prefix = f"{prefix}/{name}" if prefix else name
+            present = exists.get(prefix)
+            if present is None:
+                try:
+                    mode = os.lstat(os.path.join(base_text, prefix)).st_mode
+                except (FileNotFoundError, NotADirectoryError):
+                    present = False
+                else:
+                    if stat.S_ISLNK(mode):
+                        raise _refuse(relpath, f"{base_text}/{prefix} is a symbolic link")
+                    present = True
+                exists[prefix] = present
+            if not present:
+                break
+        out.append(base.joinpath(*parts))
+    real_root = os.path.realpath(base)
+    for folder in {p for p, present in exists.items() if present} | {""}:
+        real = os.path.realpath(os.path.join(base_text, folder))
+        if os.path.commonpath([real_root, real]) != real_root:  # pragma: no cover - the tree changed under us
+            raise _refuse(folder, f"it resolves to {real}, outside {real_root}")
+    return out

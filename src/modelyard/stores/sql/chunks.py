@@ -16,17 +16,12 @@ from modelyard.data.models import NewPack
 from modelyard.ids import Digest
 from modelyard.stores.protocols import ChunkLocation
 from modelyard.stores.sql import schema as t
-from modelyard.stores.sql.dialects import in_chunks, insert_ignore
+from modelyard.stores.sql.dialects import driver_sql, fetch_rows, in_chunks, insert_ignore, marks
 from modelyard.stores.sql.engine import Database
 
 __all__ = ["SqlChunkRepository", "insert_packs"]
 
-_CHUNKS_SQL = {
-    "sqlite": "INSERT OR IGNORE INTO data_chunks (digest, pack_id, start, length) VALUES (?, ?, ?, ?)",
-    "postgresql": (
-        "INSERT INTO data_chunks (digest, pack_id, start, length) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
-    ),
-}
+_CHUNKS_SQL = "INSERT INTO data_chunks (digest, pack_id, start, length) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
 
 
 def insert_packs(conn: Connection, packs: Sequence[NewPack]) -> None:
@@ -44,7 +39,7 @@ def insert_packs(conn: Connection, packs: Sequence[NewPack]) -> None:
         ids.update({row.digest: row.id for row in conn.execute(select(p.digest, p.id).where(p.digest.in_(chunk)))})
     rows = [(digest, ids[str(pack.digest)], start, length) for pack in packs for digest, start, length in pack.chunks]
     if rows:
-        conn.exec_driver_sql(_CHUNKS_SQL[conn.dialect.name], rows)
+        conn.exec_driver_sql(driver_sql(conn, _CHUNKS_SQL), rows)
     c = t.data_chunks.c
     for pack in packs:  # a racing commit indexed all of this pack's chunks first: nothing points here
         pack_id = ids[str(pack.digest)]
@@ -63,30 +58,28 @@ class SqlChunkRepository:
         wanted = set(digests)
         if not wanted:
             return set()
-        c = t.data_chunks.c
         found: set[bytes] = set()
         with self._db.read() as conn:
             for chunk in in_chunks(sorted(wanted)):
-                found.update(bytes(row[0]) for row in conn.execute(select(c.digest).where(c.digest.in_(chunk))))
+                sql = f"SELECT digest FROM data_chunks WHERE digest IN ({marks(len(chunk))})"
+                found.update(bytes(row[0]) for row in fetch_rows(conn, sql, chunk))
         return wanted - found
 
     def locate(self, digests: Sequence[bytes]) -> dict[bytes, ChunkLocation]:
         """Where each indexed chunk lives."""
-        c, p = t.data_chunks.c, t.data_packs.c
         found: dict[bytes, ChunkLocation] = {}
         packs: dict[str, Digest] = {}
         with self._db.read() as conn:
             for chunk in in_chunks(sorted(set(digests))):
-                stmt = (
-                    select(c.digest, p.digest.label("pack"), c.start, c.length)
-                    .join_from(t.data_chunks, t.data_packs, c.pack_id == p.id)
-                    .where(c.digest.in_(chunk))
+                sql = (
+                    "SELECT c.digest, p.digest, c.start, c.length FROM data_chunks c "
+                    f"JOIN data_packs p ON c.pack_id = p.id WHERE c.digest IN ({marks(len(chunk))})"
                 )
-                for row in conn.execute(stmt):
-                    pack = packs.get(row.pack)
+                for digest, pack_text, start, length in fetch_rows(conn, sql, chunk):
+                    pack = packs.get(pack_text)
                     if pack is None:
-                        pack = packs[row.pack] = Digest.parse(row.pack)
-                    found[bytes(row.digest)] = ChunkLocation(pack=pack, offset=row.start, length=row.length)
+                        pack = packs[pack_text] = Digest.parse(pack_text)
+                    found[bytes(digest)] = ChunkLocation(pack=pack, offset=start, length=length)
         return found
 
     def add_packs(self, packs: Sequence[NewPack]) -> None:

@@ -6,16 +6,28 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.dml import Insert
 
-__all__ = ["in_chunks", "insert_ignore", "insert_points", "is_retryable", "upsert"]
+__all__ = [
+    "driver_sql",
+    "fetch_rows",
+    "in_chunks",
+    "insert_ignore",
+    "insert_points",
+    "is_retryable",
+    "marks",
+    "upsert",
+]
 
 
 def _insert(conn: Connection, table: Table) -> Any:
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":  # each dialect's module is imported only when it is in use
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(table)
 
 
@@ -63,3 +75,26 @@ def in_chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     """Split values for ``IN (...)`` lists into chunks both dialects accept."""
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start : start + _IN_CHUNK]
+
+
+def driver_sql(conn: Connection, sql: str) -> str:
+    """``sql`` written with ``?`` placeholders, in the driver's own style (``%s`` for psycopg).
+
+    For the hot paths that skip SQLAlchemy's per-row processing (``exec_driver_sql``). The statements use
+    syntax both dialects share (``ON CONFLICT ... DO UPDATE``, ``IN``); only the placeholder differs.
+    """
+    return sql.replace("?", "%s") if conn.dialect.name == "postgresql" else sql
+
+
+def marks(count: int) -> str:
+    """``?, ?, ?`` for an ``IN`` list of ``count`` values (turned into the driver's style by ``driver_sql``)."""
+    return ", ".join("?" * count)
+
+
+def fetch_rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Every row of a query written with ``?`` placeholders, as the driver's plain tuples.
+
+    For reads of many thousand rows (the stat cache, the chunk index): SQLAlchemy's row objects cost more than
+    the query.
+    """
+    return list(conn.exec_driver_sql(driver_sql(conn, sql), tuple(params)).cursor.fetchall())

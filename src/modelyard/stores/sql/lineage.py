@@ -14,7 +14,7 @@ from modelyard.data.models import LineageEntry, SourceFile, SourceState
 from modelyard.ids import DatasetVersionId, RunId
 from modelyard.stores.sql import schema as t
 from modelyard.stores.sql.datasets import dataset_id
-from modelyard.stores.sql.dialects import in_chunks, insert_ignore, upsert
+from modelyard.stores.sql.dialects import driver_sql, fetch_rows, in_chunks, insert_ignore
 from modelyard.stores.sql.engine import Database
 
 __all__ = ["SqlLineageRepository", "SqlSourceRepository"]
@@ -69,7 +69,7 @@ class SqlSourceRepository:
 
     def get(self, host: str, path: str) -> SourceState | None:
         """The cached state of a folder, or None."""
-        s, f, d = t.data_sources.c, t.data_source_files.c, t.datasets.c
+        s, d = t.data_sources.c, t.datasets.c
         with self._db.read() as conn:
             row = conn.execute(
                 select(s.id, s.version_number, s.scanned_ns, d.name)
@@ -78,18 +78,8 @@ class SqlSourceRepository:
             ).first()
             if row is None:
                 return None
-            files = {
-                r.path: SourceFile(
-                    path=r.path,
-                    size_bytes=r.size_bytes,
-                    mtime_ns=r.mtime_ns,
-                    ctime_ns=r.ctime_ns,
-                    inode=r.inode,
-                    digest=bytes(r.digest),
-                    chunked=bool(r.chunked),
-                )
-                for r in conn.execute(select(t.data_source_files).where(f.source_id == row.id))
-            }
+            sql = f"SELECT {_FILE_COLUMNS} FROM data_source_files WHERE source_id = ?"
+            files = {r[0]: SourceFile._make(r) for r in fetch_rows(conn, sql, (row.id,))}
         return SourceState(
             host=host, path=path, dataset=row.name, version=row.version_number, scanned_ns=row.scanned_ns, files=files
         )
@@ -110,22 +100,15 @@ class SqlSourceRepository:
             for names in in_chunks(list(removed)):
                 conn.execute(t.data_source_files.delete().where(f.source_id == source, f.path.in_(names)))
             if changed:
-                columns = ["size_bytes", "mtime_ns", "ctime_ns", "inode", "digest", "chunked"]
-                conn.execute(
-                    upsert(conn, t.data_source_files, ["source_id", "path"], columns),
-                    [
-                        {
-                            "source_id": source,
-                            "path": item.path,
-                            "size_bytes": item.size_bytes,
-                            "mtime_ns": item.mtime_ns,
-                            "ctime_ns": item.ctime_ns,
-                            "inode": item.inode,
-                            "digest": item.digest,
-                            "chunked": item.chunked,
-                        }
-                        for item in changed
-                    ],
-                )
+                rows = [(source, *item) for item in changed]  # a SourceFile's fields are the columns, in order
+                conn.exec_driver_sql(driver_sql(conn, _UPSERT_FILES), rows)
 
         self._db.retrying(work)
+
+
+_FILE_COLUMNS = "path, size_bytes, mtime_ns, ctime_ns, inode, digest, chunked"
+_UPSERT_FILES = (
+    f"INSERT INTO data_source_files (source_id, {_FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (source_id, path) DO UPDATE SET size_bytes = excluded.size_bytes, mtime_ns = excluded.mtime_ns, "
+    "ctime_ns = excluded.ctime_ns, inode = excluded.inode, digest = excluded.digest, chunked = excluded.chunked"
+)

@@ -11,7 +11,6 @@ import operator
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, and_, or_
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
 from modelyard.stores.sql import schema as t
@@ -43,7 +42,7 @@ class _Joins:
         table = {"metric": t.metric_series, "param": t.params, "tag": t.tags}[field.kind]
         alias = self._aliases.get((field.kind, field.key))
         if alias is None:
-            alias = aliased(table, name=f"j{len(self._aliases)}")
+            alias = table.alias(f"j{len(self._aliases)}")
             self._aliases[(field.kind, field.key)] = alias
         name = _AGGREGATE_COLUMN[field.aggregate] if field.kind == "metric" else "value"
         column: ColumnElement[Any] = alias.c[name]

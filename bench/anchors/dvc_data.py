@@ -114,6 +114,7 @@ class Context:
         remaining = self.deadline - time.perf_counter()
         if remaining <= 0:
             raise PhaseError(f"cut short: no time left for `{shown}` (--max-seconds)", cut_short=True)
+        os.sync()  # untimed: no command pays for the previous step's unwritten pages
         started = time.perf_counter()
         # subprocess.run's own steps (Popen + communicate), but in a process group of its own, so that a
         # timeout also ends whatever the command started.

@@ -1,6 +1,6 @@
 """The ``modelyard`` command: the root group, its global options and the one place errors are rendered.
 
-Every noun is a module of its own (``experiments``, ``runs``, ``maintenance``) and is registered here with
+Every noun is a module of its own (``experiments``, ``runs``, ``data``, ``maintenance``) and is registered here with
 ``main.add_command``; a new capability registers its group the same way. Nothing heavy is imported at startup:
 commands import ``modelyard.client`` (and with it SQLAlchemy) only when they run.
 """
@@ -58,7 +58,7 @@ class RootGroup(ModelyardGroup):
 @click.version_option(__version__, "--version", prog_name="modelyard", message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx: click.Context, uri: str | None, artifacts: str | None) -> None:
-    """modelyard: track experiments and runs, and keep every stored byte verifiable.
+    """modelyard: track experiments and runs, version datasets, and keep every stored byte verifiable.
 
     Each command opens the modelyard home given by --uri (or MODELYARD_URI, modelyard.toml, ./.modelyard).
     Listing and show commands take --json for scripts; errors go to stderr with a hint, and the exit code
@@ -68,6 +68,8 @@ def main(ctx: click.Context, uri: str | None, artifacts: str | None) -> None:
         modelyard experiments list
         modelyard --uri /srv/yard runs list churn --order-by "metrics.auc DESC"
         modelyard runs show 3f2a9c1e --json
+        modelyard data commit flights data/ -m "January"
+        modelyard data diff flights@1 flights@latest
         modelyard fsck --sample 10%
     """
     ctx.obj = Session(uri, artifacts)

@@ -35,6 +35,40 @@ def test_migrated_schema_matches_the_table_definitions(metadata_uri: str) -> Non
     assert version == [HEAD_REVISION]
 
 
+def test_a_store_of_the_previous_release_upgrades_and_keeps_its_runs(metadata_uri: str, tmp_path: Path) -> None:
+    """Revision 0001 (tracking only) with a run in it, then the current release opens it: 0002 adds datasets."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from modelyard.client import Client
+    from modelyard.config import resolve_settings
+    from modelyard.stores.sql.migrations import upgrade
+    from modelyard.stores.sql.schema import metadata
+
+    old = Database(metadata_uri)
+    if old.sqlite_path is not None:
+        raw = sqlite3.connect(old.sqlite_path)
+        raw.execute("PRAGMA journal_mode = WAL")
+        raw.close()
+    with old._writer.connect() as conn:
+        upgrade(conn, "0001")
+        conn.execute(text("INSERT INTO experiments (id, name, created_ms) VALUES ('e1', 'old', 1)"))
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, experiment_id, name, status, parent_id, start_ms, end_ms, context, snapshot) "
+                "VALUES ('r1', 'e1', 'kept', 'FINISHED', NULL, 1, 2, '{}', NULL)"
+            )
+        )
+        conn.commit()
+    old.dispose()
+    settings = resolve_settings(metadata_uri, artifacts=str(tmp_path / "blobs"), env={})
+    with Client(settings=settings) as client:
+        assert client.get_run("r1").name == "kept"
+        assert client.datasets.list() == []
+        with client.metadata.db.read() as conn:  # type: ignore[attr-defined]
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
 def test_sqlite_pragmas_are_durable_and_patient(tmp_path: Path) -> None:
     store = SqlMetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
     try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import io
 import queue
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, BinaryIO
@@ -57,6 +57,7 @@ _READ_WINDOW = 16 * MiB  # largest single range request
 _QUEUE_BYTES = 8 * MiB  # bytes in flight between the chunker and the pack upload
 _BLOCK = MiB  # chunks cross to the upload thread in blocks of this size
 _IN_FLIGHT = 2  # packs uploading at once
+_READ_AHEAD = 2  # read windows fetched ahead of the one being used
 _FSCK_HINT = "Run `modelyard fsck` to list damaged objects; restore the pack from a copy or re-commit the data."
 
 
@@ -242,18 +243,36 @@ class ChunkReader:
     def read_views(
         self, digests: Sequence[bytes], locations: Sequence[ChunkLocation], what: str
     ) -> Iterator[memoryview]:
-        """Verified chunks as views into each read window (no copy; a view keeps its window alive)."""
-        for pack, start, end, first, last in _spans(locations):
-            view = memoryview(self._artifacts.read_range(pack, start, end - start))
-            for k in range(first, last):
-                loc = locations[k]
-                data = view[loc.offset - start : loc.offset - start + loc.length]
-                if chunk_digest(data) != digests[k]:
-                    raise IntegrityError(
-                        f"{what}: chunk {digests[k].hex()[:16]} at offset {loc.offset} of pack {pack} is corrupt.",
-                        hint=_FSCK_HINT,
-                    )
-                yield data
+        """Verified chunks as views into each read window (no copy; a view keeps its window alive).
+
+        The next two windows are fetched by a background thread while the current one is verified and used,
+        so reading from disk or S3 overlaps the caller's work.
+        """
+        spans = list(_spans(locations))
+        if not spans:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelyard-read") as pool:
+            ahead: deque[Future[bytes]] = deque()
+
+            def fetch(index: int) -> None:
+                pack, start, end, _, _ = spans[index]
+                ahead.append(pool.submit(self._artifacts.read_range, pack, start, end - start))
+
+            for index in range(min(_READ_AHEAD, len(spans))):
+                fetch(index)
+            for index, (pack, start, _, first, last) in enumerate(spans):
+                view = memoryview(ahead.popleft().result())
+                if index + _READ_AHEAD < len(spans):
+                    fetch(index + _READ_AHEAD)
+                for k in range(first, last):
+                    loc = locations[k]
+                    data = view[loc.offset - start : loc.offset - start + loc.length]
+                    if chunk_digest(data) != digests[k]:
+                        raise IntegrityError(
+                            f"{what}: chunk {digests[k].hex()[:16]} at offset {loc.offset} of pack {pack} is corrupt.",
+                            hint=_FSCK_HINT,
+                        )
+                    yield data
 
     def read_blob(self, digest: bytes, what: str) -> bytes:
         """One chunk's bytes (manifests and chunk lists are stored as single chunks)."""

@@ -83,10 +83,6 @@ class _Expectation(BaseModel):
                 hint="See the DataTests docstring or docs/data.md for each expectation's arguments.",
             ) from exc
 
-    @property
-    def title(self) -> str:  # pragma: no cover - every subclass names itself
-        raise NotImplementedError
-
 
 class Column(_Expectation):
     """Expectations about one column: it exists, its type, nulls, range, allowed values, pattern, uniqueness.
@@ -329,7 +325,8 @@ class TestsPart:
         self._now = now or datetime.now(UTC)
         schema = source.schema()
         self._types = {field.name: normalise_type(field.type) for field in schema}
-        self._sql: list[tuple[int, str, str]] = []  # (expectation index, label, failing-row condition)
+        # (expectation index, label, aggregate over t, failing-row condition for examples or None)
+        self._sql: list[tuple[int, str, str, str | None]] = []
         self._static: dict[int, list[CheckResult]] = {}
         self._taps: dict[int, _CustomTap] = {}
         self._values: list[Any] = []
@@ -351,17 +348,16 @@ class TestsPart:
             self._plan_column(index, item)
         elif isinstance(item, Unique):
             if not self._missing(index, item.title, item.columns):
-                key = ", ".join(quote(c) for c in item.columns)
-                self._sql.append((index, "duplicates", f"__count_minus_distinct__({key})"))
+                self._duplicates(index, item.columns)
         elif isinstance(item, Fresh):
             if not self._missing(index, item.title, [item.column]):
-                self._sql.append((index, "newest", f"__max__({quote(item.column)})"))
+                self._sql.append((index, "newest", f"max({quote(item.column)})", None))
         elif isinstance(item, Expression):
             problem = self._invalid_sql(item.sql)
             if problem is not None:
                 self._static[index] = [CheckResult(name=item.title, passed=False, detail=problem)]
             else:
-                self._sql.append((index, "rows violate it", f"NOT coalesce(({item.sql}), false)"))
+                self._rows_where(index, "rows violate it", f"NOT coalesce(({item.sql}), false)")
         elif isinstance(item, Custom):
             self._taps[index] = _CustomTap(item)
 
@@ -374,7 +370,7 @@ class TestsPart:
                 CheckResult(name=item.title, passed=False, detail=f"type is {actual}, expected {item.type}")
             )
         if not item.nullable:
-            self._sql.append((index, "nulls", f"{q} IS NULL"))
+            self._rows_where(index, "nulls", f"{q} IS NULL")
         if item.min is not None or item.max is not None:
             bounds = []
             if item.min is not None:
@@ -384,20 +380,24 @@ class TestsPart:
             low = "-inf" if item.min is None else item.min
             high = "inf" if item.max is None else item.max
             label = f"outside [{low}, {high}]"
-            self._sql.append((index, label, " OR ".join(bounds)))
+            self._rows_where(index, label, " OR ".join(bounds))
         if item.isin is not None:
             values = ", ".join(_literal(v) for v in item.isin) or "NULL"
-            self._sql.append((index, "values not allowed", f"{q} IS NOT NULL AND {q} NOT IN ({values})"))
+            self._rows_where(index, "values not allowed", f"{q} IS NOT NULL AND {q} NOT IN ({values})")
         if item.pattern is not None:
-            self._sql.append(
-                (
-                    index,
-                    "values not matching the pattern",
-                    f"{q} IS NOT NULL AND NOT regexp_full_match({q}, {_literal(item.pattern)})",
-                )
-            )
+            matched = f"regexp_full_match({q}, {_literal(item.pattern)})"
+            self._rows_where(index, "values not matching the pattern", f"{q} IS NOT NULL AND NOT {matched}")
         if item.unique:
-            self._sql.append((index, "duplicates", f"__count_minus_distinct__({q})"))
+            self._duplicates(index, [item.name])
+
+    def _rows_where(self, index: int, label: str, condition: str) -> None:
+        """A row check: count the rows where ``condition`` holds (they fail); show a few when any do."""
+        self._sql.append((index, label, f"count(*) FILTER (WHERE {condition})", condition))
+
+    def _duplicates(self, index: int, columns: Sequence[str]) -> None:
+        key = ", ".join(quote(c) for c in columns)
+        row = f"({key})" if len(columns) > 1 else key
+        self._sql.append((index, "duplicates", f"count({row}) - count(DISTINCT {row})", None))
 
     def _invalid_sql(self, sql: str) -> str | None:
         import duckdb
@@ -419,17 +419,7 @@ class TestsPart:
     # -- the scan --------------------------------------------------------------------------------------------
     def expressions(self) -> list[str]:
         """One aggregate per planned row check."""
-        out = []
-        for _, _, condition in self._sql:
-            if condition.startswith("__count_minus_distinct__("):
-                key = condition[len("__count_minus_distinct__(") : -1]
-                row = f"({key})" if "," in key else key
-                out.append(f"count({row}) - count(DISTINCT {row})")
-            elif condition.startswith("__max__("):
-                out.append(f"max({condition[len('__max__(') : -1]})")
-            else:
-                out.append(f"count(*) FILTER (WHERE {condition})")
-        return out
+        return [aggregate for _, _, aggregate, _ in self._sql]
 
     def taps(self) -> list[BatchTap]:
         """The Python checks."""
@@ -442,7 +432,7 @@ class TestsPart:
     def report(self) -> CheckReport:
         """Results in the order the expectations were declared."""
         per: dict[int, list[CheckResult]] = {i: list(r) for i, r in self._static.items()}
-        for (index, label, condition), value in zip(self._sql, self._values, strict=True):
+        for (index, label, _, condition), value in zip(self._sql, self._values, strict=True):
             per.setdefault(index, []).append(self._sql_result(index, label, condition, value))
         for index, tap in self._taps.items():
             if tap.error is not None:
@@ -481,14 +471,14 @@ class TestsPart:
                 )
         return CheckReport(passed=all(r.passed for r in results), rows=self._rows, results=results)
 
-    def _sql_result(self, index: int, label: str, condition: str, value: Any) -> CheckResult:
+    def _sql_result(self, index: int, label: str, condition: str | None, value: Any) -> CheckResult:
         item = self._tests.expectations[index]
         if isinstance(item, Fresh):
             return self._freshness(item, value)
         failing = int(value or 0)
         if failing == 0:
             return CheckResult(name=item.title, passed=True, detail="holds", failing_rows=0)
-        examples = [] if condition.startswith("__") else sample_rows(self._source, condition)
+        examples = [] if condition is None else sample_rows(self._source, condition)
         return CheckResult(
             name=item.title, passed=False, detail=f"{failing:,} {label}", failing_rows=failing, examples=examples
         )

@@ -126,7 +126,6 @@ class PackWriter:
         self._block = bytearray()
         self._chunks: list[tuple[bytes, int, int]] = []
         self._offset = 0
-        self.bytes_written = 0
 
     def __contains__(self, digest: bytes) -> bool:
         return digest in self._seen
@@ -150,7 +149,6 @@ class PackWriter:
         self._seen.add(digest)
         self._chunks.append((digest, self._offset, len(data)))
         self._offset += len(data)
-        self.bytes_written += len(data)
         if self._offset >= self._target:
             self._close_pack()
 
@@ -274,10 +272,6 @@ class ChunkReader:
                         )
                     yield data
 
-    def read_blob(self, digest: bytes, what: str) -> bytes:
-        """One chunk's bytes (manifests and chunk lists are stored as single chunks)."""
-        return next(iter(self.read([digest], what)))
-
 
 class ChunkedFile(io.RawIOBase):
     """A seekable, read-only file assembled from verified chunks, fetched a window at a time.
@@ -302,11 +296,6 @@ class ChunkedFile(io.RawIOBase):
         self._position = 0
         self._locations: list[ChunkLocation] | None = None
         self._cache: OrderedDict[int, bytes] = OrderedDict()
-
-    @property
-    def size(self) -> int:
-        """The file's length in bytes."""
-        return self._size
 
     def readable(self) -> bool:
         """Whether reads are allowed (always)."""

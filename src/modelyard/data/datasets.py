@@ -20,8 +20,8 @@ from typing import Any, BinaryIO
 
 from modelyard.data import diffs, status, sync
 from modelyard.data.checks import DataTests, TestsPart
-from modelyard.data.chunks import PackWriter, chunk_digest
-from modelyard.data.ingest import Prepared, chunk_files, prepare_source
+from modelyard.data.chunks import PackWriter
+from modelyard.data.ingest import ChunkSink, Prepared, chunk_files, prepare_source
 from modelyard.data.manifests import write_manifest
 from modelyard.data.models import (
     CheckPolicy,
@@ -205,15 +205,10 @@ class Datasets:
         scanned_ns = time.time_ns()
         writer = PackWriter(self._artifacts)
         try:
-            entries, fresh, _ = chunk_files(prepared.files, writer, self._metadata.chunks, cache, progress)
-
-            def put_blob(data: bytes) -> bytes:
-                digest = chunk_digest(data)
-                if digest not in writer and self._metadata.chunks.missing([digest]):
-                    writer.add(digest, data)
-                return digest
-
-            manifest = write_manifest(entries, put_blob)
+            sink = ChunkSink(self._metadata.chunks, writer)
+            entries, fresh = chunk_files(prepared.files, sink, cache, progress)
+            manifest = write_manifest(entries, sink.add_blob)
+            sink.drain()
             packs = writer.finish()
         except BaseException:
             writer.abort()

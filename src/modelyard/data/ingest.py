@@ -33,6 +33,7 @@ from modelyard.stores.paths import MAX_PATH_BYTES, clean_name, clean_relpath
 from modelyard.stores.protocols import ChunkRepository
 
 __all__ = [
+    "ChunkSink",
     "LocalFile",
     "Prepared",
     "chunk_files",
@@ -210,30 +211,40 @@ def is_racy(mtime_ns: int, scanned_ns: int) -> bool:
     return mtime_ns >= scanned_ns - window
 
 
-class _Window:
-    """Chunks of several files waiting for one lookup in the chunk index."""
+class ChunkSink:
+    """Chunks waiting for one lookup in the chunk index; those the store lacks go to the pack writer.
+
+    File chunks and manifest blobs of a commit pass through one sink, so the index is asked once per window
+    of ~4,000 chunks, never once per chunk. ``drain`` before finishing the writer.
+    """
 
     def __init__(self, index: ChunkRepository, writer: PackWriter) -> None:
         self._index = index
         self._writer = writer
         self._chunks: list[tuple[bytes, bytes | memoryview]] = []
         self._bytes = 0
-        self.new_bytes = 0
+
+    def add_blob(self, data: bytes) -> bytes:
+        """Store ``data`` as one chunk (a manifest leaf, node or root); return its digest."""
+        digest = chunk_digest(data)
+        self.add(digest, data)
+        return digest
 
     def add(self, digest: bytes, data: bytes | memoryview) -> None:
+        """Queue one chunk."""
         self._chunks.append((digest, data))
         self._bytes += len(data)
         if len(self._chunks) >= _WINDOW_CHUNKS or self._bytes >= _WINDOW_BYTES:
             self.drain()
 
     def drain(self) -> None:
+        """Look the queued chunks up and hand the missing ones to the writer."""
         if not self._chunks:
             return
         missing = self._index.missing([d for d, _ in self._chunks if d not in self._writer])
         for digest, data in self._chunks:
-            if digest in missing and digest not in self._writer:
-                self._writer.add(digest, data)
-                self.new_bytes += len(data)
+            if digest in missing:
+                self._writer.add(digest, data)  # a no-op for a chunk the writer holds already
         self._chunks, self._bytes = [], 0
 
 
@@ -320,16 +331,14 @@ def source_file(item: LocalFile, digest: bytes, chunked: bool) -> SourceFile:
 
 def chunk_files(
     files: list[LocalFile],
-    writer: PackWriter,
-    index: ChunkRepository,
+    sink: ChunkSink,
     cache: SourceState | None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[list[FileEntry], list[SourceFile], int]:
-    """Chunk and store the files; return their entries, the stat-cache rows to save, and the new bytes.
+) -> tuple[list[FileEntry], list[SourceFile]]:
+    """Chunk the files into ``sink``; return their entries and the stat-cache rows to save.
 
     ``progress`` is called with (bytes done, bytes in all) after each file.
     """
-    window = _Window(index, writer)
     entries: list[FileEntry] = []
     fresh: list[SourceFile] = []
     scanned_ns = 0 if cache is None else cache.scanned_ns
@@ -339,7 +348,7 @@ def chunk_files(
         if cached is not None and is_unchanged(item, cached, scanned_ns):
             digest, chunked = cached.digest, cached.chunked
         else:
-            digest, chunked = hash_file(item, window.add)
+            digest, chunked = hash_file(item, sink.add)
             fresh.append(source_file(item, digest, chunked))
         entries.append(
             FileEntry(path=item.relpath, size_bytes=item.size_bytes, digest=Digest.from_bytes(digest), chunked=chunked)
@@ -347,5 +356,4 @@ def chunk_files(
         done += item.size_bytes
         if progress is not None:
             progress(done, total)
-    window.drain()
-    return entries, fresh, window.new_bytes
+    return entries, fresh

@@ -23,7 +23,7 @@ from modelyard.data.models import FileEntry
 from modelyard.errors import IntegrityError
 from modelyard.ids import Digest
 
-__all__ = ["FORMAT", "Manifest", "decode_chunk_list", "encode_chunk_list", "read_manifest", "walk", "write_manifest"]
+__all__ = ["FORMAT", "Manifest", "decode_chunk_list", "encode_chunk_list", "read_manifest", "write_manifest"]
 
 T = TypeVar("T")
 
@@ -53,10 +53,11 @@ def _is_boundary(path: str, level: int) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
-    """A version's files, in path order, and the digest of its root."""
+    """A version's files, in path order, the digest of its root, and the digests of its nodes and leaves."""
 
     digest: Digest
     entries: list[FileEntry]
+    blobs: list[bytes]
 
     @property
     def size_bytes(self) -> int:
@@ -72,11 +73,6 @@ class Manifest:
         if index < len(paths) and paths[index] == path:
             return self.entries[index]
         return None
-
-    def under(self, prefix: str) -> list[FileEntry]:
-        """Entries equal to ``prefix`` or inside the folder ``prefix``."""
-        folder = prefix.rstrip("/") + "/"
-        return [e for e in self.entries if e.path == prefix or e.path.startswith(folder)]
 
 
 def _cut(items: Sequence[T], first_path: Callable[[T], str], level: int) -> Iterator[list[T]]:
@@ -97,14 +93,21 @@ Ref = tuple[str, int, str]  # (hex digest, entries below, first path)
 def write_manifest(entries: Sequence[FileEntry], put_blob: Callable[[bytes], bytes]) -> Manifest:
     """Store the leaves, nodes and root of a manifest through ``put_blob`` (which returns a chunk digest)."""
     ordered = sorted(entries, key=lambda e: e.path)
+    blobs: list[bytes] = []
+
+    def put(body: bytes) -> str:
+        digest = put_blob(body)
+        blobs.append(digest)
+        return digest.hex()
+
     refs: list[Ref] = []
     for leaf in _cut(ordered, lambda e: e.path, 0):
         body = orjson.dumps([[e.path, e.size_bytes, e.digest.hex, 1 if e.chunked else 0] for e in leaf])
-        refs.append((put_blob(body).hex(), len(leaf), leaf[0].path))
+        refs.append((put(body), len(leaf), leaf[0].path))
     height = 1
     while len(refs) > _ROOT_FANOUT:
         refs = [
-            (put_blob(orjson.dumps(node)).hex(), sum(r[1] for r in node), node[0][2])
+            (put(orjson.dumps(node)), sum(r[1] for r in node), node[0][2])
             for node in _cut(refs, lambda r: r[2], height)
         ]
         height += 1
@@ -117,10 +120,10 @@ def write_manifest(entries: Sequence[FileEntry], put_blob: Callable[[bytes], byt
             "children": refs,
         }
     )
-    return Manifest(digest=Digest.from_bytes(put_blob(root)), entries=list(ordered))
+    return Manifest(digest=Digest.from_bytes(put_blob(root)), entries=list(ordered), blobs=blobs)
 
 
-def walk(
+def _walk(
     digest: Digest, read_blobs: Callable[[Sequence[bytes], str], Iterator[bytes]], what: str
 ) -> tuple[dict[str, Any], list[bytes], list[bytes]]:
     """The root, the digests of every node and leaf (level by level), and the leaves' bodies."""
@@ -142,7 +145,7 @@ def walk(
 
 def read_manifest(digest: Digest, read_blobs: Callable[[Sequence[bytes], str], Iterator[bytes]], what: str) -> Manifest:
     """Read a manifest back through ``read_blobs`` (which verifies every chunk)."""
-    root, _, leaves = walk(digest, read_blobs, what)
+    root, blobs, leaves = _walk(digest, read_blobs, what)
     entries: list[FileEntry] = []
     try:
         for body in leaves:
@@ -156,4 +159,4 @@ def read_manifest(digest: Digest, read_blobs: Callable[[Sequence[bytes], str], I
         raise IntegrityError(
             f"{what}: its manifest lists {len(entries)} files, expected {root['files']}.", hint="Run `modelyard fsck`."
         )
-    return Manifest(digest=digest, entries=entries)
+    return Manifest(digest=digest, entries=entries, blobs=blobs)

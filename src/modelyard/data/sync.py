@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from modelyard.data.chunks import PACK_TARGET, PackWriter
-from modelyard.data.manifests import walk
 from modelyard.data.models import DatasetVersion, NewVersion, SyncReport
 from modelyard.errors import ConflictError, NotFoundError
 
@@ -27,10 +26,10 @@ _READ_BATCH = 2048
 def _needed(source: Datasets, version: DatasetVersion) -> Iterator[bytes]:
     """Every chunk digest a version needs: manifest root, nodes and leaves, chunk lists, file chunks."""
     reader = source.reader
+    manifest = reader.manifest(version)
     yield version.digest.raw
-    _, blobs, _ = walk(version.digest, reader.chunks.read, f"dataset {version.ref}")
-    yield from blobs
-    entries = reader.manifest(version).entries
+    yield from manifest.blobs
+    entries = manifest.entries
     yield from (entry.digest.raw for entry in entries)
     for chunks in reader.chunk_lists(version, [e for e in entries if e.chunked]):
         yield from (digest for digest, _ in chunks)

@@ -167,31 +167,15 @@ def contained_path(root: Path, relpath: str) -> Path:
         >>> contained_path(Path("/srv/out"), "model/weights.bin")
         PosixPath('/srv/out/model/weights.bin')
     """
-    parts = clean_relpath(relpath).split("/")
-    base = Path(root)
-    current = base
-    for name in parts:
-        current = current / name
-        try:
-            mode = os.lstat(current).st_mode
-        except (FileNotFoundError, NotADirectoryError):
-            break
-        if stat.S_ISLNK(mode):
-            raise _refuse(relpath, f"{current} is a symbolic link")
-    target = base.joinpath(*parts)
-    # Defence in depth: after the walk above this only fails if the tree changes under us.
-    real_root = os.path.realpath(base)
-    real_target = os.path.realpath(target)
-    if os.path.commonpath([real_root, real_target]) != real_root or real_target == real_root:
-        raise _refuse(relpath, f"it resolves to {real_target}, outside {real_root}")  # pragma: no cover
-    return target
+    return contained_paths(root, [relpath])[0]
 
 
 def contained_paths(root: Path, relpaths: list[str]) -> list[Path]:
     """Join many user-supplied relative paths onto ``root`` with the guarantees of :func:`contained_path`.
 
-    The same checks, done once per distinct folder: each existing component below ``root`` is ``lstat``-ed
-    once (a symbolic link is refused) and each existing parent folder is resolved once. A checkout of
+    Each existing component below ``root`` is ``lstat``-ed once (a symbolic link is refused) and each
+    existing one is then resolved to confirm it is inside ``root`` (defence in depth: after the walk this only
+    fails if the tree changes under us). A checkout of
     20,000 files in 100 folders costs 100 checks, not 40,000.
 
     Raises:

@@ -260,10 +260,6 @@ class ChunkRepository(Protocol):
         """Index packs already written to the artifact store (chunks indexed before keep their place)."""
         ...
 
-    def pack_chunks(self, pack: Digest) -> list[tuple[bytes, int, int]]:
-        """The chunks indexed in one pack: (digest, offset, length) by offset."""
-        ...
-
 
 class LineageRepository(Protocol):
     """Which runs read or produced which dataset versions."""

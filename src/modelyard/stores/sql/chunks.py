@@ -86,15 +86,3 @@ class SqlChunkRepository:
         """Index packs already written to the artifact store."""
         if packs:
             self._db.retrying(lambda conn: insert_packs(conn, packs))
-
-    def pack_chunks(self, pack: Digest) -> list[tuple[bytes, int, int]]:
-        """The chunks indexed in one pack, by offset."""
-        c, p = t.data_chunks.c, t.data_packs.c
-        stmt = (
-            select(c.digest, c.start, c.length)
-            .join_from(t.data_chunks, t.data_packs, c.pack_id == p.id)
-            .where(p.digest == str(pack))
-            .order_by(c.start)
-        )
-        with self._db.read() as conn:
-            return [(bytes(row.digest), row.start, row.length) for row in conn.execute(stmt)]

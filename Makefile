@@ -33,4 +33,5 @@ check: setup
 
 bench: setup
 	$(VENV)/bin/python bench/tracking.py
+	$(VENV)/bin/python bench/registry.py
 	$(VENV)/bin/python bench/data.py

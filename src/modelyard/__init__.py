@@ -20,6 +20,8 @@ _LAZY = {
     "Client": "modelyard.client",
     "DatasetVersion": "modelyard.data.models",
     "Experiment": "modelyard.tracking.models",
+    "ModelVersion": "modelyard.registry.models",
+    "Predictor": "modelyard.registry.packages",
     "Run": "modelyard.tracking.models",
     "RunPage": "modelyard.tracking.models",
     "RunStatus": "modelyard.tracking.models",
@@ -29,6 +31,7 @@ _LAZY = {
     "datasets": "modelyard._api",
     "download_artifacts": "modelyard._api",
     "end_run": "modelyard._api",
+    "events": "modelyard._api",
     "flush": "modelyard._api",
     "get_metric_history": "modelyard._api",
     "get_run": "modelyard._api",
@@ -38,9 +41,13 @@ _LAZY = {
     "log_input": "modelyard._api",
     "log_metric": "modelyard._api",
     "log_metrics": "modelyard._api",
+    "log_model": "modelyard._api",
     "log_param": "modelyard._api",
     "log_params": "modelyard._api",
+    "models": "modelyard._api",
+    "register_model": "modelyard._api",
     "search_runs": "modelyard._api",
+    "set_alias": "modelyard._api",
     "set_tag": "modelyard._api",
     "set_tags": "modelyard._api",
     "start_run": "modelyard._api",
@@ -63,6 +70,9 @@ if TYPE_CHECKING:
     )
     from modelyard._api import (
         end_run as end_run,
+    )
+    from modelyard._api import (
+        events as events,
     )
     from modelyard._api import (
         flush as flush,
@@ -92,13 +102,25 @@ if TYPE_CHECKING:
         log_metrics as log_metrics,
     )
     from modelyard._api import (
+        log_model as log_model,
+    )
+    from modelyard._api import (
         log_param as log_param,
     )
     from modelyard._api import (
         log_params as log_params,
     )
     from modelyard._api import (
+        models as models,
+    )
+    from modelyard._api import (
+        register_model as register_model,
+    )
+    from modelyard._api import (
         search_runs as search_runs,
+    )
+    from modelyard._api import (
+        set_alias as set_alias,
     )
     from modelyard._api import (
         set_tag as set_tag,
@@ -117,6 +139,12 @@ if TYPE_CHECKING:
     )
     from modelyard.integrations.sklearn import (
         autolog as autolog,
+    )
+    from modelyard.registry.models import (
+        ModelVersion as ModelVersion,
+    )
+    from modelyard.registry.packages import (
+        Predictor as Predictor,
     )
     from modelyard.tracking.models import (
         Experiment as Experiment,

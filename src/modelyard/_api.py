@@ -6,7 +6,7 @@ import builtins
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from modelyard import _context
 
@@ -23,6 +23,19 @@ if TYPE_CHECKING:
         TagEvent,
         WorkStatus,
     )
+    from modelyard.registry.models import (
+        Event,
+        HistoryEntry,
+        ModelInfo,
+        ModelVersion,
+        PackageManifest,
+        RegisteredModel,
+        Signature,
+        TrustGrant,
+        VersionStatus,
+    )
+    from modelyard.registry.packages import Predictor
+    from modelyard.registry.versions import Source
     from modelyard.tracking.models import ArtifactEntry, Experiment, MetricPoint, Run, RunPage, RunStatus
     from modelyard.tracking.runs import ActiveRun
 
@@ -323,3 +336,199 @@ class DatasetsAPI:
 
 
 datasets = DatasetsAPI()
+
+
+# -- models ------------------------------------------------------------------------------------------------------
+def log_model(
+    model: object,
+    name: str = "model",
+    *,
+    flavor: str | None = None,
+    signature: Signature | None = None,
+    input_example: object | None = None,
+    requirements: Sequence[str] | None = None,
+    trusted: bool = False,
+    onnx: bool = False,
+) -> ModelInfo:
+    """Package a model safely and store it with the current run.
+
+    The flavor is detected (scikit-learn incl. pipelines, XGBoost, LightGBM, ONNX, PyTorch; any object with
+    ``predict`` as pickle, only with ``trusted=True``). The signature is inferred from ``input_example``, the
+    requirements are read from the live environment, and every file is stored under its digest.
+
+    Args:
+        model: the fitted model.
+        name: its name inside the run (``runs:/<run id>/<name>``).
+        flavor: force a flavor instead of detecting it.
+        signature: the input/output schema (default: inferred from ``input_example``).
+        input_example: a few rows of training input (DataFrame, array, records); stored with the package.
+        requirements: pip requirements to record instead of the detected ones.
+        trusted: trust this one package to load with a code-executing format (pickle) or types outside the
+            safe list; the grant is bound to the package digest.
+        onnx: also store an ONNX form (scikit-learn, with an input example), checked for parity.
+
+    Returns:
+        The logged model: ``.uri``, ``.digest``, ``.flavor``, ``.signature``, ``.requirements``.
+
+    Raises:
+        NoActiveRunError: no run is active.
+        InvalidInputError: no flavor fits, or the model can only be stored unsafely and is not trusted.
+
+    Example:
+        >>> with my.start_run(experiment="churn"):
+        ...     info = my.log_model(pipeline, input_example=x_train.head(5))
+
+    Added in 0.1.
+    """
+    return current_client().log_model(
+        model,
+        name,
+        flavor=flavor,
+        signature=signature,
+        input_example=input_example,
+        requirements=requirements,
+        trusted=trusted,
+        onnx=onnx,
+    )
+
+
+def register_model(
+    name: str, source: Source, *, description: str | None = None, tags: Mapping[str, str] | None = None
+) -> ModelVersion:
+    """Register a logged model as the next version of ``name`` (created on first use).
+
+    Args:
+        name: the registered model.
+        source: what ``log_model`` returned, ``"runs:/<run id>/<name>"``, a version or a package digest.
+        description: what this version is.
+        tags: tags of the version.
+
+    Returns:
+        The version (``.version`` number, ``.package`` digest, the source run's ``.metrics`` and ``.params``,
+        ``.lineage``).
+
+    Example:
+        >>> mv = my.register_model("churn", info)
+
+    Added in 0.1.
+    """
+    return current_client().register_model(name, source, description=description, tags=tags)
+
+
+def set_alias(name: str, alias: str, version: int, *, reason: str | None = None) -> ModelVersion:
+    """Point ``alias`` of model ``name`` at ``version``; the move (who, when, from, to, why) is recorded.
+
+    Example:
+        >>> my.set_alias("churn", "production", 3, reason="beats v2 on March")
+
+    Added in 0.1.
+    """
+    return current_client().set_alias(name, alias, version, reason=reason)
+
+
+class ModelsAPI:
+    """``modelyard.models``: the model registry of the current client (each method calls ``Client.models``).
+
+    Example:
+        >>> my.models.load("churn@production").predict(frame)
+        >>> my.models.history("churn")
+
+    Added in 0.1.
+    """
+
+    def load(self, ref: Source, *, representation: Literal["onnx"] | None = None, cache: bool = True) -> Predictor:
+        """Load ``churn@production``, ``churn/3``, ``runs:/<id>/model`` or a digest as a predictor."""
+        return current_client().models.load(ref, representation=representation, cache=cache)
+
+    def get(self, name: str) -> RegisteredModel:
+        """A registered model with its aliases and tags."""
+        return current_client().models.get(name)
+
+    def list(self) -> builtins.list[RegisteredModel]:
+        """All registered models."""
+        return current_client().models.list()
+
+    def get_version(self, ref: str) -> ModelVersion:
+        """A version by reference (``churn@production``, ``churn/3``, ``churn/latest``)."""
+        return current_client().models.get_version(ref)
+
+    def versions(self, name: str, *, limit: int = 100) -> builtins.list[ModelVersion]:
+        """Versions of a model, newest first."""
+        return current_client().models.versions(name, limit=limit)
+
+    def search(
+        self,
+        name: str | None = None,
+        *,
+        filter: str | None = None,
+        alias: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        status: VersionStatus | str | None = None,
+        order_by: str = "version desc",
+        limit: int = 100,
+    ) -> builtins.list[ModelVersion]:
+        """Versions by model, alias, tags, status and ``metrics.auc > 0.8``-style filters."""
+        return current_client().models.search(
+            name, filter=filter, alias=alias, tags=tags, status=status, order_by=order_by, limit=limit
+        )
+
+    def history(self, name: str, *, alias: str | None = None) -> builtins.list[HistoryEntry]:
+        """Every recorded change of a model (or every move of one alias), oldest first."""
+        return current_client().models.history(name, alias=alias)
+
+    def delete_alias(self, name: str, alias: str, *, reason: str | None = None) -> HistoryEntry | None:
+        """Remove an alias (idempotent; recorded)."""
+        return current_client().models.delete_alias(name, alias, reason=reason)
+
+    def set_tag(self, ref: str, key: str, value: object, *, reason: str | None = None) -> HistoryEntry:
+        """Tag a model (``churn``) or a version (``churn/3``)."""
+        return current_client().models.set_tag(ref, key, value, reason=reason)
+
+    def delete_tag(self, ref: str, key: str, *, reason: str | None = None) -> HistoryEntry:
+        """Remove a tag of a model or a version."""
+        return current_client().models.delete_tag(ref, key, reason=reason)
+
+    def set_description(self, ref: str, description: str) -> HistoryEntry:
+        """Describe a model or a version."""
+        return current_client().models.set_description(ref, description)
+
+    def set_status(self, ref: str, status: VersionStatus | str, *, reason: str | None = None) -> HistoryEntry:
+        """Mark a version ``ready`` or ``archived``."""
+        return current_client().models.set_status(ref, status, reason=reason)
+
+    def delete_version(self, ref: str, *, reason: str | None = None) -> None:
+        """Delete a version (refused while an alias points at it)."""
+        current_client().models.delete_version(ref, reason=reason)
+
+    def delete_model(self, name: str, *, confirm: bool = False, reason: str | None = None) -> None:
+        """Delete a model and its versions; needs ``confirm=True``."""
+        current_client().models.delete_model(name, confirm=confirm, reason=reason)
+
+    def trust(self, ref: str, *, reason: str) -> TrustGrant:
+        """Trust one package (bound to its digest) to load with a code-executing format."""
+        return current_client().models.trust(ref, reason=reason)
+
+    def manifest(self, ref: str) -> PackageManifest:
+        """The package manifest of a version."""
+        return current_client().models.manifest(ref)
+
+    def download(self, ref: str, dest: str | os.PathLike[str]) -> Path:
+        """Write a version's package files and manifest into a new folder."""
+        return current_client().models.download(ref, dest)
+
+
+models = ModelsAPI()
+
+
+class EventsAPI:
+    """``modelyard.events``: the ordered event log (versions registered, aliases moved) of the current client.
+
+    Added in 0.1.
+    """
+
+    def since(self, cursor: int = 0, *, limit: int = 1000, kinds: Sequence[str] = ()) -> builtins.list[Event]:
+        """Events after ``cursor`` (the id of the last event handled; 0 to start), oldest first."""
+        return current_client().events.since(cursor, limit=limit, kinds=kinds)
+
+
+events = EventsAPI()

@@ -22,7 +22,13 @@ from modelyard.config import Settings, resolve_settings
 from modelyard.data.datasets import Datasets
 from modelyard.data.models import DatasetVersion, LineageEntry
 from modelyard.errors import ConfigError, InvalidInputError, NoActiveRunError
-from modelyard.ids import RunId
+from modelyard.ids import Digest, RunId, check_name
+from modelyard.registry.events import Events
+from modelyard.registry.flavors import default_flavors
+from modelyard.registry.loading import Loaders
+from modelyard.registry.models import ModelInfo, ModelLineage, ModelVersion, Signature
+from modelyard.registry.packages import Packages
+from modelyard.registry.versions import Models, Source
 from modelyard.stores.protocols import ArtifactStore, MetadataStore
 from modelyard.tracking.artifacts import RunArtifacts
 from modelyard.tracking.models import ArtifactEntry, Experiment, MetricPoint, Run, RunPage, RunStatus
@@ -109,6 +115,11 @@ class Client:
         )
         self._run_files = RunArtifacts(self.metadata, self.artifacts)
         self.datasets = Datasets(self.metadata, self.artifacts, on_use=self._on_dataset_use)
+        self.loaders = Loaders()
+        for flavor in default_flavors():
+            self.loaders.register(flavor)
+        self.models = Models(self.metadata, Packages(self.metadata, self.artifacts, self.loaders), self._lineage_of)
+        self.events = Events(self.metadata)
         self._recorded_uses: set[tuple[str, str, str]] = set()
         self._open_runs: dict[RunId, ActiveRun] = {}
         self._exit_state: dict[str, bool] = {}
@@ -258,6 +269,71 @@ class Client:
         self._tracker.buffer.flush()  # the run may still be waiting to be written
         self.datasets.record_use(version, RunId(run_id), role)
         self._recorded_uses.add(key)
+
+    # -- models ----------------------------------------------------------------------------------------------
+    def log_model(
+        self,
+        model: object,
+        name: str = "model",
+        *,
+        flavor: str | None = None,
+        signature: Signature | None = None,
+        input_example: object | None = None,
+        requirements: Sequence[str] | None = None,
+        trusted: bool = False,
+        onnx: bool = False,
+    ) -> ModelInfo:
+        """Package ``model`` safely and store it with the current run (see ``modelyard.log_model``)."""
+        run_id = self._active().id
+        self._tracker.buffer.flush()  # the run itself may still be waiting to be written
+        info = self.models.packages.log(
+            model,
+            run_id=run_id,
+            name=check_name(name, "Model name"),
+            flavor=flavor,
+            signature=signature,
+            input_example=input_example,
+            requirements=requirements,
+            trusted=trusted,
+            onnx=onnx,
+            actor=self._tracker.get_run(run_id).context.user,
+        )
+        manifest = self.models.packages.manifest(info.digest)
+        files = {**manifest.files, **{f: spec for rep in manifest.representations for f, spec in rep.files.items()}}
+        entries = [
+            ArtifactEntry(path=f"{name}/{file}", digest=Digest.parse(spec.digest), size_bytes=spec.size_bytes)
+            for file, spec in sorted(files.items())
+        ]
+        self.metadata.runs.add_artifacts(run_id, entries)
+        return info
+
+    def register_model(
+        self,
+        name: str,
+        source: Source,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelVersion:
+        """Register a logged model as the next version of ``name`` (see ``modelyard.register_model``)."""
+        self._tracker.buffer.flush()  # the source run's metrics become part of the version's record
+        return self.models.register(name, source, description=description, tags=tags)
+
+    def set_alias(self, name: str, alias: str, version: int, *, reason: str | None = None) -> ModelVersion:
+        """Point ``alias`` of model ``name`` at ``version`` (see ``modelyard.set_alias``)."""
+        return self.models.set_alias(name, alias, version, reason=reason)
+
+    def _lineage_of(self, run_id: RunId) -> ModelLineage:
+        run = self._tracker.get_run(run_id)
+        inputs = [f"{e.dataset}@{e.version}" for e in self.datasets.inputs_of(run_id) if e.role == "input"]
+        return ModelLineage(
+            run_id=run_id,
+            experiment=run.experiment_name,
+            git_commit=run.context.git_commit,
+            git_dirty=run.context.git_dirty,
+            environment_digest=run.context.environment_digest,
+            datasets=tuple(inputs),
+        )
 
     # -- reading ---------------------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> Run:

@@ -8,7 +8,8 @@ The tree (each class has a stable ``code``; ``docs/errors.md`` has one section p
     ├── AlreadyExistsError              code="already-exists"
     ├── ConflictError                   code="conflict"
     ├── InvalidInputError (ValueError)  code="invalid-input"
-    │   └── UnsafePathError             code="unsafe-path"
+    │   ├── UnsafePathError             code="unsafe-path"
+    │   └── UnsafeModelError            code="unsafe-model"
     ├── NoActiveRunError                code="no-active-run"
     ├── DataTestsFailedError            code="data-tests-failed"
     └── StoreError                      code="store"
@@ -36,6 +37,7 @@ __all__ = [
     "NotFoundError",
     "StoreError",
     "StoreUnavailableError",
+    "UnsafeModelError",
     "UnsafePathError",
     "close_matches",
 ]
@@ -89,6 +91,12 @@ class UnsafePathError(InvalidInputError):
     """A user-supplied path is absolute, escapes its root, or crosses a symbolic link."""
 
     code = "unsafe-path"
+
+
+class UnsafeModelError(InvalidInputError):
+    """A model package would run code to load (pickle, an untrusted type, a tampered tree) and is not trusted."""
+
+    code = "unsafe-model"
 
 
 class NoActiveRunError(ModelyardError):

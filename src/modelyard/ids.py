@@ -13,7 +13,17 @@ from typing import NewType
 
 from modelyard.errors import InvalidInputError
 
-__all__ = ["ALGORITHM", "DatasetId", "DatasetVersionId", "Digest", "ExperimentId", "RunId", "new_id"]
+__all__ = [
+    "ALGORITHM",
+    "NAME_PATTERN",
+    "DatasetId",
+    "DatasetVersionId",
+    "Digest",
+    "ExperimentId",
+    "RunId",
+    "check_name",
+    "new_id",
+]
 
 ExperimentId = NewType("ExperimentId", str)
 RunId = NewType("RunId", str)
@@ -21,7 +31,26 @@ DatasetId = NewType("DatasetId", str)
 DatasetVersionId = NewType("DatasetVersionId", str)
 
 ALGORITHM = "blake3"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_NAME_HINT = "Use letters, digits, '.', '_' and '-' (up to 128, starting with a letter or digit), e.g. 'flights'."
+_MOVABLE = ("Tag", "Alias")
 _HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def check_name(name: object, what: str = "Dataset name") -> str:
+    """Validate a dataset, model, tag or alias name: no path characters, no '@', no '/', no spaces.
+
+    A tag or alias (``what`` is ``"Tag"`` or ``"Alias"``) may not be ``latest`` or all digits: it would read
+    as a version.
+    """
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        shown = repr(name[:60]) if isinstance(name, str) else repr(name)
+        raise InvalidInputError(f"{what} {shown} is not allowed.", hint=_NAME_HINT)
+    if what in _MOVABLE and (name == "latest" or name.isdigit()):
+        raise InvalidInputError(
+            f"{what} {name!r} is not allowed: it would read as a version.", hint="Choose a name such as 'golden'."
+        )
+    return name
 
 
 def new_id() -> str:

@@ -45,6 +45,10 @@ def test_demo_trains_tracks_and_picks_the_best(tmp_path: Path) -> None:
             assert 0.55 < run.metric("val_auc") < 1
             assert "training_score" in run.metrics
             assert any(e.path == "model/model.skops" for e in client.list_artifacts(run.id))
+        production = client.models.get_version("flights-delay@production")
+        assert production.run_id == children[0].id
+        assert production.metrics["val_auc"] == children[0].metric("val_auc")
+        assert 0.55 < parents[0].metric("production_may_auc") < 1
         digests = {e.digest for run in children for e in client.list_artifacts(run.id)}
         report = fsck(client.metadata, client.artifacts)
         assert report.is_clean

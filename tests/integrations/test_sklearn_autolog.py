@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 
@@ -27,17 +26,20 @@ def test_fit_inside_a_run_logs_into_it(client: Client, data: tuple[np.ndarray, n
 
     my.autolog()
     with my.start_run(experiment="auto") as run:
-        make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=5, random_state=0)).fit(*data)
+        model = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=5, random_state=0)).fit(*data)
     record = my.get_run(run.id)
     assert record.params["randomforestclassifier__n_estimators"] == "5"
     assert record.params["standardscaler"] == "StandardScaler"
     assert record.tags["estimator_class"] == "sklearn.pipeline.Pipeline"
     assert 0.5 < record.metric("training_score") <= 1.0
-    assert [e.path for e in my.list_artifacts(run.id)] == ["model/model.skops", "model/untrusted_types.json"]
+    assert [e.path for e in my.list_artifacts(run.id)] == ["model/input_example.json", "model/model.skops"]
     folder = my.download_artifacts(run.id, "model", tmp_path)
     with zipfile.ZipFile(folder / "model.skops") as archive:
         assert "schema.json" in archive.namelist()  # skops' data format, not a pickle
-    assert any("Tree" in name for name in json.loads((folder / "untrusted_types.json").read_text()))
+    manifest = my.models.manifest(f"runs:/{run.id}/model")
+    assert "sklearn.tree._tree.Tree" in manifest.options["skops_untrusted_types"]
+    assert my.register_model("auto", f"runs:/{run.id}/model").version == 1
+    assert (my.models.load("auto/1").predict(data[0]) == model.predict(data[0])).all()
     # Only the outermost fit logged: no runs for the scaler or the forest.
     assert [r.id for r in my.search_runs("auto")] == [run.id]
 

@@ -26,7 +26,8 @@ def demo(ctx: click.Context, quick: bool) -> None:
     is refused); dedup stores the twelve versions in a fraction of their size. Five scikit-learn candidates
     (logistic regression, random forests, gradient boosting) learn on January to
     March and are validated on April; every fit is autologged (params, training score, the model in skops
-    format) under one parent run, and the best run is picked by validation AUC.
+    format) under one parent run, and the best run is picked by validation AUC, registered as model
+    'flights-delay', put behind its 'production' alias, and loaded back by alias to score May.
 
     It uses the home given by --uri (default: MODELYARD_URI, then ./.modelyard).
 
@@ -37,7 +38,7 @@ def demo(ctx: click.Context, quick: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from modelyard.demo.loop import EXPERIMENT, run_demo
+    from modelyard.demo.loop import EXPERIMENT, MODEL, run_demo
 
     session = ctx.find_root().ensure_object(Session)
     console = Console()
@@ -67,6 +68,12 @@ def demo(ctx: click.Context, quick: bool) -> None:
     console.print(table)
     best = next(r for r in runs if r.id == result.best_run_id)
     console.print(f"Best run: [bold]{best.name}[/bold] ({best.id}) with validation AUC {best.metric('val_auc'):.4f}.")
+    production = client.models.get_version(f"{MODEL}@production")
+    parent = client.get_run(best.parent_id or best.id)
+    console.print(
+        f"Registered as [bold]{production.ref}[/bold] behind alias 'production'; reloaded by alias, it scores "
+        f"AUC {parent.metric('production_may_auc') or 0:.4f} on May, a month it never saw."
+    )
     console.print(
         f"Demo finished in {result.seconds:.0f} s. Everything is stored in {client.metadata.uri}. Look around:"
     )
@@ -78,6 +85,8 @@ def demo(ctx: click.Context, quick: bool) -> None:
         f"modelyard {prefix}experiments list",
         f'modelyard {prefix}runs list {EXPERIMENT} --order-by "metrics.val_auc DESC"',
         f"modelyard {prefix}runs show {best.id}",
+        f"modelyard {prefix}models show {MODEL}@production",
+        f"modelyard {prefix}models history {MODEL}",
         f"modelyard {prefix}runs compare {' '.join(r.id for r in runs[:2])}",
         f"modelyard {prefix}fsck",
     ):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from modelyard import __version__
-from modelyard.cli import data, demo, experiments, maintenance, runs
+from modelyard.cli import data, demo, experiments, maintenance, models, runs
 from modelyard.cli.commands import ModelyardGroup
 from modelyard.cli.session import Session
 from modelyard.errors import ConfigError, InvalidInputError, ModelyardError, NotFoundError
@@ -78,6 +78,7 @@ def main(ctx: click.Context, uri: str | None, artifacts: str | None) -> None:
 main.add_command(experiments.experiments)
 main.add_command(runs.runs)
 main.add_command(data.data)
+main.add_command(models.models)
 main.add_command(maintenance.fsck)
 main.add_command(maintenance.gc)
 main.add_command(demo.demo)

@@ -9,15 +9,14 @@ functional API is ``modelyard.datasets``.
 from __future__ import annotations
 
 import builtins
-import getpass
 import os
-import re
 import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from modelyard._environment import current_user
 from modelyard.data import diffs, status, sync
 from modelyard.data.checks import DataTests, TestsPart
 from modelyard.data.chunks import PackWriter
@@ -42,25 +41,10 @@ from modelyard.data.profiles import ProfilePart
 from modelyard.data.reading import StoreReader
 from modelyard.data.tables import ScanPart, TableFile, TableSource, scan_parts, table_format
 from modelyard.errors import DataTestsFailedError, InvalidInputError
-from modelyard.ids import RunId
+from modelyard.ids import NAME_PATTERN, RunId, check_name
 from modelyard.stores.protocols import ArtifactStore, MetadataStore
 
-__all__ = ["Datasets", "check_name", "parse_ref"]
-
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_NAME_HINT = "Use letters, digits, '.', '_' and '-' (up to 128, starting with a letter or digit), e.g. 'flights'."
-
-
-def check_name(name: object, what: str = "Dataset name") -> str:
-    """Validate a dataset or tag name: no path characters, no '@', no spaces; 'latest' is no tag."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        shown = repr(name[:60]) if isinstance(name, str) else repr(name)
-        raise InvalidInputError(f"{what} {shown} is not allowed.", hint=_NAME_HINT)
-    if what == "Tag" and (name == "latest" or name.isdigit()):
-        raise InvalidInputError(
-            f"Tag {name!r} is not allowed: it would read as a version.", hint="Choose a name such as 'golden'."
-        )
-    return name
+__all__ = ["Datasets", "parse_ref"]
 
 
 def parse_ref(ref: str) -> tuple[str, str]:
@@ -68,9 +52,9 @@ def parse_ref(ref: str) -> tuple[str, str]:
     if not isinstance(ref, str) or not ref:
         raise InvalidInputError(f"Dataset reference {ref!r} is empty.", hint="Write name@version, e.g. flights@3.")
     name, _, version = ref.partition("@")
-    check_name(name)
+    check_name(name, "Dataset name")
     version = version or "latest"
-    if not (version.isdigit() or _NAME.fullmatch(version)):
+    if not (version.isdigit() or NAME_PATTERN.fullmatch(version)):
         raise InvalidInputError(
             f"Dataset reference {ref!r} names no version.", hint="Write name@3, name@latest or name@<tag>."
         )
@@ -79,13 +63,6 @@ def parse_ref(ref: str) -> tuple[str, str]:
 
 def _opener(path: str) -> Callable[[], BinaryIO]:
     return lambda: open(path, "rb")
-
-
-def _author() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user database entry (containers)
-        return None
 
 
 class Datasets:
@@ -217,7 +194,7 @@ class Datasets:
             NewVersion(
                 dataset_id=dataset.id,
                 digest=manifest.digest,
-                author=_author(),
+                author=current_user(),
                 message=message,
                 file_count=len(entries),
                 size_bytes=manifest.size_bytes,
@@ -266,12 +243,12 @@ class Datasets:
         """Point ``tag`` at the version ``ref`` names (moving it if it exists); the move is recorded."""
         version = self.get(ref)
         return self._metadata.dataset_tags.set(
-            version.dataset, check_name(tag, "Tag"), version.number, actor=_author(), reason=reason
+            version.dataset, check_name(tag, "Tag"), version.number, actor=current_user(), reason=reason
         )
 
     def untag(self, name: str, tag: str, *, reason: str | None = None) -> TagEvent | None:
         """Remove a tag (idempotent); the removal is recorded."""
-        return self._metadata.dataset_tags.delete(check_name(name), tag, actor=_author(), reason=reason)
+        return self._metadata.dataset_tags.delete(check_name(name), tag, actor=current_user(), reason=reason)
 
     def tag_history(self, name: str, tag: str | None = None) -> builtins.list[TagEvent]:
         """Every recorded move of a dataset's tags (or of one tag), oldest first."""

@@ -1,7 +1,8 @@
 """The demo loop: version 2013's flights month by month, then train and track models on the first quarter.
 
 Training reads its data from the dataset inside the runs, so every run records the versions it learned
-from; models are validated on April.
+from; models are validated on April. The best one is registered, its ``production`` alias set, and it is
+loaded back from the registry by alias to score May.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import modelyard as my
 from modelyard.demo.data import DATASET, TRAINING_TAG, DataSummary, commit_months
 from modelyard.demo.flights import CATEGORICAL, NUMERIC, TARGET, load_flights
 
-__all__ = ["CANDIDATES", "DemoResult", "run_demo"]
+__all__ = ["CANDIDATES", "MODEL", "DemoResult", "run_demo"]
 
 EXPERIMENT = "flights-delay"
+MODEL = "flights-delay"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +140,15 @@ def run_demo(
         )[0]
         my.set_tags(best_run=best.id)
         my.log_metric("best_val_auc", best.metrics["val_auc"].last)
+        progress(f"Registering the best model as '{MODEL}' and pointing its 'production' alias at it ...")
+        version = my.register_model(MODEL, f"runs:/{best.id}/model", description=f"best of {len(run_ids)} on April")
+        my.set_alias(MODEL, "production", version.version, reason=f"best val_auc {best.metrics['val_auc'].last:.4f}")
+        may = my.datasets.get(f"{DATASET}@{training.number + 2}").to_pandas().query("month == 5")
+        production = my.models.load(f"{MODEL}@production", cache=False)  # reloaded from the registry, by alias
+        proba = production.predict_proba(may.drop(columns=[TARGET]))[:, 1]
+        from sklearn.metrics import roc_auc_score
+
+        my.log_metric("production_may_auc", float(roc_auc_score(may[TARGET], proba)))
     client.close()
     return DemoResult(
         run_ids=run_ids, best_run_id=best.id, data=data, rows_train=len(train), rows_valid=len(valid),

@@ -2,18 +2,17 @@
 
 ``autolog()`` wraps ``fit`` on every estimator class defined so far and, through
 ``BaseEstimator.__init_subclass__``, on classes defined later. Only the outermost ``fit`` logs: a pipeline's
-steps and a search's inner fits do not each start runs. The model is saved with skops (no pickle) as
-``model/model.skops`` beside ``model/untrusted_types.json``, the types skops will ask a loader to trust.
+steps and a search's inner fits do not each start runs, and only estimators that predict are logged (a
+``LabelBinarizer`` fitted inside a metric is not a model). The model is logged with ``log_model`` as the run's
+``model`` (skops, no pickle; signature and input example from the first five training rows), ready for
+``register_model(name, "runs:/<run id>/model")``.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
-import json
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from modelyard._api import current_client
@@ -54,21 +53,15 @@ def _log_fit(estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any], log_
     if x is not None and y is not None and hasattr(estimator, "score"):
         client.log_metric("training_score", float(estimator.score(x, y)))
     if log_models:
-        import skops.io
-
-        with tempfile.TemporaryDirectory(prefix="modelyard-autolog-") as folder:
-            model_dir = Path(folder) / "model"
-            model_dir.mkdir()
-            skops.io.dump(estimator, model_dir / "model.skops")
-            untrusted = skops.io.get_untrusted_types(file=model_dir / "model.skops")
-            (model_dir / "untrusted_types.json").write_text(json.dumps(sorted(untrusted), indent=2))
-            client.log_artifact(model_dir, name="model")
+        example: Any = None if x is None else (x.head(5) if hasattr(x, "head") else x[:5])
+        client.log_model(estimator, "model", input_example=example)
 
 
 def _wrap(fit: Callable[..., Any], log_models: bool) -> Callable[..., Any]:
     @functools.wraps(fit)
     def fit_and_log(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if _inside_fit.get():
+        if _inside_fit.get() or not callable(getattr(self, "predict", None)):
+            # Only models are logged: label encoders fitted by metrics, scalers fitted alone are not.
             return fit(self, *args, **kwargs)
         token = _inside_fit.set(True)
         try:

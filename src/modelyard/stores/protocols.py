@@ -23,6 +23,17 @@ from modelyard.data.models import (
     TagEvent,
 )
 from modelyard.ids import DatasetVersionId, Digest, RunId
+from modelyard.registry.models import (
+    Event,
+    HistoryEntry,
+    ModelChange,
+    ModelVersion,
+    NewModelVersion,
+    NewPackage,
+    RegisteredModel,
+    TrustGrant,
+    VersionQuery,
+)
 from modelyard.tracking.models import (
     ArtifactEntry,
     Experiment,
@@ -42,8 +53,12 @@ __all__ = [
     "DatasetRepository",
     "DatasetTagRepository",
     "ExperimentRepository",
+    "AliasRepository",
+    "EventRepository",
     "LineageRepository",
     "MetadataStore",
+    "ModelRepository",
+    "PackageRepository",
     "ReferenceRepository",
     "RunRepository",
     "SourceRepository",
@@ -289,6 +304,90 @@ class SourceRepository(Protocol):
         ...
 
 
+class PackageRepository(Protocol):
+    """Model packages (their manifests), which run logged which, and explicit trust grants."""
+
+    def add(self, package: NewPackage) -> None:
+        """Record a stored package and, when ``run_id`` is set, that the run logged it as ``name`` (idempotent)."""
+        ...
+
+    def get(self, digest: Digest) -> str:
+        """The manifest JSON of a package. Raises NotFoundError."""
+        ...
+
+    def find_for_run(self, run_id: RunId, name: str) -> Digest | None:
+        """The package a run logged under ``name``, or None."""
+        ...
+
+    def trust(self, grant: TrustGrant) -> None:
+        """Record (or replace) the trust grant of one package."""
+        ...
+
+    def find_trust(self, digest: Digest) -> TrustGrant | None:
+        """The trust grant of a package, or None."""
+        ...
+
+
+class ModelRepository(Protocol):
+    """Registered models and their numbered versions; every change appends history and events."""
+
+    def get(self, name: str) -> RegisteredModel:
+        """A registered model by name. Raises NotFoundError with close matches."""
+        ...
+
+    def list(self) -> builtins.list[RegisteredModel]:
+        """All registered models, by name."""
+        ...
+
+    def add_version(self, new: NewModelVersion) -> ModelVersion:
+        """Register the next version (creating the model if needed); numbers are race-free and never reused."""
+        ...
+
+    def get_version(self, name: str, ref: int | str) -> ModelVersion:
+        """A version by number, by alias, or ``"latest"``. Raises NotFoundError naming what exists."""
+        ...
+
+    def search(self, query: VersionQuery) -> builtins.list[ModelVersion]:
+        """Versions matching the query, ordered and limited."""
+        ...
+
+    def change(self, change: ModelChange) -> HistoryEntry:
+        """Set a description, status or tag of a model or a version, recording it in the history."""
+        ...
+
+    def delete_version(self, name: str, version: int, *, actor: str | None, reason: str | None) -> None:
+        """Delete a version. Raises ConflictError while an alias points at it; idempotent otherwise."""
+        ...
+
+    def delete_model(self, name: str, *, actor: str | None, reason: str | None) -> None:
+        """Delete a model with its versions and aliases (the history stays). Idempotent."""
+        ...
+
+
+class AliasRepository(Protocol):
+    """Movable names of model versions, and the append-only history of every registry change."""
+
+    def set(self, name: str, alias: str, version: int, *, actor: str | None, reason: str | None) -> HistoryEntry:
+        """Point ``alias`` at ``version`` (creating or moving it); record the move and an event."""
+        ...
+
+    def delete(self, name: str, alias: str, *, actor: str | None, reason: str | None) -> HistoryEntry | None:
+        """Remove an alias (idempotent); None when it did not exist."""
+        ...
+
+    def history(self, name: str, *, alias: str | None = None) -> builtins.list[HistoryEntry]:
+        """Every recorded change of a model (or every move of one alias), oldest first."""
+        ...
+
+
+class EventRepository(Protocol):
+    """The durable, ordered event log that serving and triggers consume."""
+
+    def since(self, cursor: int, *, limit: int, kinds: Sequence[str] = ()) -> builtins.list[Event]:
+        """Events with an id above ``cursor``, oldest first (only ``kinds`` when given)."""
+        ...
+
+
 class MetadataStore(Protocol):
     """The metadata store: one small repository per capability."""
 
@@ -300,6 +399,10 @@ class MetadataStore(Protocol):
     chunks: ChunkRepository
     lineage: LineageRepository
     sources: SourceRepository
+    packages: PackageRepository
+    models: ModelRepository
+    aliases: AliasRepository
+    events: EventRepository
 
     @property
     def uri(self) -> str:

@@ -7,8 +7,6 @@ three short subprocess calls; nothing fails when git or a repository is missing.
 from __future__ import annotations
 
 import functools
-import getpass
-import importlib.metadata
 import os
 import platform
 import shlex
@@ -16,11 +14,10 @@ import socket
 import subprocess
 import sys
 
-import blake3
-
+from modelyard._environment import current_user, environment_digest, imported_packages
 from modelyard.tracking.models import RunContext
 
-__all__ = ["capture_context", "environment_digest", "imported_packages"]
+__all__ = ["capture_context"]
 
 
 def _git(*args: str) -> str | None:
@@ -43,55 +40,9 @@ def _git_state(cwd: str) -> tuple[str | None, bool | None, str | None]:
     return commit, (bool(status) if status is not None else None), branch
 
 
-@functools.lru_cache(maxsize=1)
-def _installed() -> tuple[tuple[str, str], ...]:
-    found: dict[str, str] = {}
-    for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            found[name.lower().replace("_", "-")] = dist.version
-    return tuple(sorted(found.items()))
-
-
-@functools.lru_cache(maxsize=1)
-def _module_distributions() -> dict[str, tuple[str, ...]]:
-    return {module: tuple(dists) for module, dists in importlib.metadata.packages_distributions().items()}
-
-
-@functools.lru_cache(maxsize=1)
-def environment_digest() -> str:
-    """A blake3 digest of the Python version and every installed distribution's name and version."""
-    text = sys.version + "\n" + "\n".join(f"{name}=={version}" for name, version in _installed())
-    return "blake3:" + blake3.blake3(text.encode()).hexdigest()
-
-
-def imported_packages() -> dict[str, str]:
-    """Installed versions of the distributions whose top-level modules this process has imported."""
-    return dict(_imported_packages(len(sys.modules)))
-
-
-@functools.lru_cache(maxsize=4)
-def _imported_packages(module_count: int) -> tuple[tuple[str, str], ...]:
-    """Cached by the number of loaded modules: it only changes when something new is imported."""
-    del module_count
-    mapping = _module_distributions()
-    versions = dict(_installed())
-    found: dict[str, str] = {}
-    for module in {name.partition(".")[0] for name in list(sys.modules)}:
-        for dist in mapping.get(module, ()):
-            key = dist.lower().replace("_", "-")
-            if key in versions:
-                found[key] = versions[key]
-    return tuple(sorted(found.items()))
-
-
 def capture_context() -> RunContext:
     """Return the context of the current process for a new run."""
     commit, dirty, branch = _git_state(os.getcwd())
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = None
     return RunContext(
         git_commit=commit,
         git_dirty=dirty,
@@ -101,5 +52,5 @@ def capture_context() -> RunContext:
         environment_digest=environment_digest(),
         packages=imported_packages(),
         host=socket.gethostname(),
-        user=user,
+        user=current_user(),
     )

@@ -17,6 +17,7 @@ __all__ = [
     "insert_points",
     "is_retryable",
     "marks",
+    "order_appends",
     "upsert",
 ]
 
@@ -98,3 +99,16 @@ def fetch_rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[t
     the query.
     """
     return list(conn.exec_driver_sql(driver_sql(conn, sql), tuple(params)).cursor.fetchall())
+
+
+_EVENTS_LOCK_KEY = 0x6D6F64656C7A  # "modelz"
+
+
+def order_appends(conn: Connection) -> None:
+    """Serialise appenders of the event log until this transaction ends, so ids commit in id order.
+
+    PostgreSQL hands out sequence values before commit, so without this a reader could pass an id whose
+    transaction commits later. SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises every writer.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_EVENTS_LOCK_KEY})")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import orjson
 from sqlalchemy import select
 
+from modelyard.errors import InvalidInputError
 from modelyard.ids import Digest
 from modelyard.stores.sql import schema as t
 from modelyard.stores.sql.engine import Database
@@ -21,11 +23,33 @@ class SqlReferenceRepository:
 
     def list_digests(self) -> Iterator[tuple[Digest, str]]:
         """Yield (digest, who references it) for every referenced object."""
-        a, p = t.run_artifacts.c, t.data_packs.c
+        a, p, m = t.run_artifacts.c, t.data_packs.c, t.model_packages.c
         with self._db.read() as conn:
             rows = conn.execute(select(a.digest, a.run_id, a.path).order_by(a.digest)).all()
             packs = conn.execute(select(p.digest).order_by(p.digest)).all()
+            models = conn.execute(select(m.digest, m.manifest).order_by(m.digest)).all()
         for row in rows:
             yield Digest.parse(row.digest), f"run {row.run_id} artifact {row.path}"
         for pack in packs:
             yield Digest.parse(pack.digest), "dataset pack"
+        for package in models:
+            yield Digest.parse(package.digest), f"model package {package.digest[7:19]} manifest"
+            yield from _package_files(package.digest, package.manifest)
+
+
+def _package_files(digest: str, manifest: str) -> Iterator[tuple[Digest, str]]:
+    """The files a package manifest names (read as plain JSON: a damaged manifest still protects its files)."""
+    try:
+        body = orjson.loads(manifest)
+    except orjson.JSONDecodeError:
+        return
+    groups = [body.get("files") or {}] + [rep.get("files") or {} for rep in body.get("representations") or []]
+    for files in groups:
+        for name, spec in files.items():
+            text = spec.get("digest") if isinstance(spec, dict) else None
+            try:
+                found = Digest.parse(text) if isinstance(text, str) else None
+            except InvalidInputError:
+                found = None
+            if found is not None:
+                yield found, f"model package {digest[7:19]} file {name}"

@@ -38,12 +38,21 @@ __all__ = [
     "dataset_tags",
     "dataset_versions",
     "datasets",
+    "events",
     "experiments",
     "metadata",
     "metric_points",
     "metric_series",
+    "model_aliases",
+    "model_history",
+    "model_packages",
+    "model_tags",
+    "model_trust",
+    "model_versions",
     "params",
+    "registered_models",
     "run_artifacts",
+    "run_models",
     "runs",
     "tags",
 ]
@@ -253,4 +262,112 @@ data_source_files = Table(
     Column("digest", LargeBinary(32), nullable=False),
     Column("chunked", Boolean, nullable=False),
     sqlite_with_rowid=False,
+)
+
+
+# -- registry: model packages and trust grants, registered models, versions, aliases, history, events ---------
+
+model_packages = Table(
+    "model_packages",
+    metadata,
+    Column("digest", String(DIGEST_LENGTH), primary_key=True),  # of the manifest bytes
+    Column("manifest", Text, nullable=False),
+    Column("flavor", String(40), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+run_models = Table(
+    "run_models",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(PATH_LENGTH), primary_key=True),
+    Column("package_digest", String(DIGEST_LENGTH), ForeignKey("model_packages.digest"), nullable=False),
+    Column("logged_ms", BigInteger, nullable=False),
+)
+
+model_trust = Table(
+    "model_trust",
+    metadata,
+    Column("package_digest", String(DIGEST_LENGTH), ForeignKey("model_packages.digest"), primary_key=True),
+    Column("format", String(40), nullable=False),
+    Column("actor", String(NAME_LENGTH), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("at_ms", BigInteger, nullable=False),
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("last_number", Integer, nullable=False),  # numbers are never reused, even after a delete
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model_id", String(32), ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("package_digest", String(DIGEST_LENGTH), ForeignKey("model_packages.digest"), nullable=False),
+    Column("flavor", String(40), nullable=False),
+    Column("source", String(PATH_LENGTH), nullable=False),
+    Column("run_id", String(32), nullable=True),  # no foreign key: a version outlives a deleted run
+    Column("status", String(16), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("lineage", Text, nullable=False),
+    Column("actor", String(NAME_LENGTH), nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("model_id", "number"),
+    Index(None, "run_id"),
+    Index(None, "package_digest"),
+)
+
+model_tags = Table(
+    "model_tags",
+    metadata,
+    Column("model_id", String(32), ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True),
+    Column("version_number", Integer, primary_key=True),  # 0: a tag of the model itself
+    Column("key", String(KEY_LENGTH), primary_key=True),
+    Column("value", Text, nullable=False),
+    Index(None, "key", "value"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", String(32), ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(NAME_LENGTH), primary_key=True),
+    Column("version_number", Integer, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+model_history = Table(
+    "model_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(NAME_LENGTH), nullable=False),  # the name, not an id: history outlives a deleted model
+    Column("action", String(32), nullable=False),
+    Column("alias", String(NAME_LENGTH), nullable=True),
+    Column("version_number", Integer, nullable=True),
+    Column("from_value", Text, nullable=True),
+    Column("to_value", Text, nullable=True),
+    Column("actor", String(NAME_LENGTH), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Index(None, "model", "id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("subject", String(NAME_LENGTH), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
 )

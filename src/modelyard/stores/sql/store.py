@@ -12,6 +12,8 @@ from modelyard.stores.sql.datasets import SqlDatasetRepository, SqlDatasetTagRep
 from modelyard.stores.sql.engine import Database
 from modelyard.stores.sql.experiments import SqlExperimentRepository
 from modelyard.stores.sql.lineage import SqlLineageRepository, SqlSourceRepository
+from modelyard.stores.sql.model_registry import SqlAliasRepository, SqlModelRepository
+from modelyard.stores.sql.packages import SqlEventRepository, SqlPackageRepository
 from modelyard.stores.sql.references import SqlReferenceRepository
 from modelyard.stores.sql.runs import SqlRunRepository
 
@@ -32,6 +34,10 @@ class SqlMetadataStore:
         self.chunks = SqlChunkRepository(self.db)
         self.lineage = SqlLineageRepository(self.db)
         self.sources = SqlSourceRepository(self.db)
+        self.packages = SqlPackageRepository(self.db)
+        self.models = SqlModelRepository(self.db)
+        self.aliases = SqlAliasRepository(self.db)
+        self.events = SqlEventRepository(self.db)
 
     @classmethod
     def from_uri(cls, uri: str) -> SqlMetadataStore:

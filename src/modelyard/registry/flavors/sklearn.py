@@ -1,0 +1,155 @@
+"""scikit-learn models and pipelines, stored with skops (no pickle) and loaded with a fixed trusted-type list.
+
+skops already trusts scikit-learn's estimators. On top of that modelyard trusts exactly three types: numpy
+dtypes and the two tree structures, which ``trees.check_trees`` bounds-checks before anything predicts. A
+package whose skops file names any other type (a custom transformer, a function) loads only when its digest
+is trusted. The types skops reported at save time are stored in the manifest, for display: the list that
+decides is this module's, never the package's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelyard.errors import InvalidInputError, UnsafeModelError
+from modelyard.registry.flavors import pickled
+from modelyard.registry.flavors.base import NativeModel, PackageFiles, Saved, model_modules, qualified_name
+from modelyard.registry.flavors.trees import check_trees
+
+__all__ = ["SklearnFlavor"]
+
+SAFE_EXTRA_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    }
+)
+_FILE = "model.skops"
+
+
+def _is_sklearn(model: object) -> bool:
+    return any(kind.__module__.startswith("sklearn.") for kind in type(model).__mro__)
+
+
+def _skops() -> Any:
+    try:
+        import skops.io
+    except ImportError as exc:
+        raise InvalidInputError(
+            "skops is not installed, so scikit-learn models cannot be stored or loaded safely.",
+            hint="pip install 'modelyard[sklearn]'.",
+        ) from exc
+    return skops.io
+
+
+def _modules(model: object) -> tuple[str, ...]:
+    names = set(model_modules(model)) | {"sklearn", "skops", "numpy", "scipy"}
+    steps = getattr(model, "get_params", None)
+    if callable(steps):
+        for value in steps(deep=True).values():
+            names.update(model_modules(value))
+    return tuple(sorted(n for n in names if n != "builtins"))
+
+
+def _stable_zip(data: bytes) -> bytes:
+    """The skops archive made reproducible, so the same model always makes the same package digest.
+
+    skops names shared objects and array files by ``id()``, which changes from one dump to the next; they are
+    renumbered in order of first appearance, and member times are fixed.
+    """
+    import io
+    import json
+    import zipfile
+
+    ids: dict[object, int] = {}
+    files: dict[str, str] = {}
+
+    def renumber(node: object) -> object:
+        if isinstance(node, list):
+            return [renumber(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key == "__id__" and isinstance(value, int):
+                value = ids.setdefault(value, len(ids) + 1)
+            elif key == "file" and isinstance(value, str):
+                value = files.setdefault(value, f"{len(files) + 1}{value[value.rfind('.') :]}")
+            out[key] = renumber(value)
+        return out
+
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        schema = renumber(json.loads(source.read("schema.json")))
+        members = {files.get(info.filename, info.filename): info for info in source.infolist()}
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as target:
+            for name in sorted(members):
+                info = members[name]
+                stable = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                stable.compress_type, stable.external_attr = info.compress_type, info.external_attr
+                body = json.dumps(schema, indent=2).encode() if name == "schema.json" else source.read(info)
+                target.writestr(stable, body)
+    return out.getvalue()
+
+
+class SklearnFlavor:
+    """scikit-learn estimators and pipelines (skops; pickle only when trusted)."""
+
+    name = "sklearn"
+    safe_formats = frozenset({"skops"})
+    code_formats = frozenset({"pickle"})
+    distributions: tuple[str, ...] = ("scikit-learn", "skops")
+
+    def detect(self, model: object) -> bool:
+        """Any object whose class comes from scikit-learn."""
+        return _is_sklearn(model)
+
+    def save(self, model: object, *, trusted: bool, example: object | None) -> Saved:
+        """Skops bytes and the types skops will ask a loader to trust."""
+        del example
+        sio = _skops()
+        methods = ("predict", "predict_proba") if hasattr(model, "predict_proba") else ("predict",)
+        try:
+            data = sio.dumps(model)
+        except (TypeError, ValueError, AttributeError) as exc:
+            if not trusted:
+                raise InvalidInputError(
+                    f"skops cannot store this {type(model).__name__} safely: {exc}.",
+                    hint="Use importable, picklable-by-name parts, or log it with trusted=True to store it as pickle.",
+                ) from exc
+            return pickled.save(model, methods=methods, modules=_modules(model))
+        data = _stable_zip(data)
+        untrusted = sorted(sio.get_untrusted_types(data=data))
+        return Saved(
+            format="skops",
+            files={_FILE: data},
+            model_class=qualified_name(type(model)),
+            methods=methods,
+            options={"skops_untrusted_types": untrusted},
+            modules=_modules(model),
+        )
+
+    def load(self, files: PackageFiles) -> NativeModel:
+        """Rebuild with skops, trusting only the fixed list (or the package's own list when it is trusted)."""
+        if files.format == "pickle":
+            return pickled.load(files)
+        sio = _skops()
+        data = files.read(_FILE)
+        what = f"The model package {files.manifest.model_class}"
+        try:
+            untrusted = set(sio.get_untrusted_types(data=data))
+        except Exception as exc:  # skops raises many kinds on a malformed archive
+            raise UnsafeModelError(
+                f"{what} holds an unreadable skops file: {exc}.", hint="Log the model again."
+            ) from exc
+        unknown = sorted(untrusted - SAFE_EXTRA_TYPES)
+        if unknown and not files.trusted:
+            raise UnsafeModelError(
+                f"{what} names types outside modelyard's safe list: {unknown}. Nothing was loaded.",
+                hint="If you made this package, trust it with my.models.trust(REF, reason=...); "
+                "the grant is bound to its digest.",
+            )
+        model = sio.loads(data, trusted=sorted(untrusted))
+        check_trees(model, what)
+        return model  # type: ignore[no-any-return]

@@ -1,0 +1,105 @@
+"""Races (RELIABILITY.md T3): concurrent registrations number 1..16; concurrent alias moves stay serialisable."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from modelyard.client import Client
+from modelyard.config import resolve_settings
+
+pytestmark = pytest.mark.slow
+
+_WORKER = """
+import json, sys
+from modelyard.client import Client
+from modelyard.config import resolve_settings
+uri, artifacts, source, worker, mode = sys.argv[1:6]
+client = Client(settings=resolve_settings(uri, artifacts=artifacts, env={}))
+done = []
+if mode == "register":
+    done.append(client.register_model("shared", source).version)
+else:
+    for move in range(5):
+        version = (int(worker) + move) % 3 + 1
+        client.set_alias("shared", "production", version, reason=f"worker {worker} move {move}")
+        done.append(version)
+print(json.dumps(done))
+client.close()
+"""
+
+
+def _setup(uri: str, artifacts: str) -> str:
+    from sklearn.linear_model import LogisticRegression
+
+    with Client(settings=resolve_settings(uri, artifacts=artifacts, env={})) as client:
+        with client.start_run(experiment="race"):
+            info = client.log_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]))
+        return info.uri
+
+
+def _race(uri: str, artifacts: str, source: str, mode: str, workers: int) -> list[list[int]]:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, uri, artifacts, source, str(w), mode],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(workers)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out))
+    return results
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_sixteen_concurrent_registrations_number_one_to_sixteen(
+    backend: str, tmp_path: Path, pg_uri_factory: Callable[[], str]
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else pg_uri_factory()
+    artifacts = str(tmp_path / "blobs")
+    source = _setup(uri, artifacts)
+    results = _race(uri, artifacts, source, "register", 16)
+    assert sorted(r[0] for r in results) == list(range(1, 17))
+    with Client(settings=resolve_settings(uri, artifacts=artifacts, env={})) as client:
+        assert [v.version for v in client.models.versions("shared")] == list(range(16, 0, -1))
+        created = [e for e in client.events.since(0) if e.kind == "model-version-created"]
+        assert [e.payload["version"] for e in created] == list(range(1, 17))  # event order is commit order
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_concurrent_alias_moves_equal_some_serial_order(
+    backend: str, tmp_path: Path, pg_uri_factory: Callable[[], str]
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else pg_uri_factory()
+    artifacts = str(tmp_path / "blobs")
+    source = _setup(uri, artifacts)
+    with Client(settings=resolve_settings(uri, artifacts=artifacts, env={})) as client:
+        for _ in range(3):
+            client.register_model("shared", source)
+    results = _race(uri, artifacts, source, "alias", 8)
+    with Client(settings=resolve_settings(uri, artifacts=artifacts, env={})) as client:
+        moves = client.models.history("shared", alias="production")
+        final = client.models.get("shared").aliases["production"]
+        events = [e for e in client.events.since(0) if e.kind == "model-alias-moved"]
+    # Replaying the recorded moves in order gives the final state, and each move starts where the last ended.
+    assert moves[-1].to_value == str(final)
+    for before, after in itertools.pairwise(moves):
+        assert after.from_value == before.to_value
+    # Every real move (one that changed the alias) is recorded, once, with an event.
+    attempted = sum(len(r) for r in results)
+    assert len(moves) <= attempted
+    assert [(e.payload["from"], e.payload["to"]) for e in events] == [
+        (None if m.from_value is None else int(m.from_value), int(m.to_value or 0)) for m in moves
+    ]
+    assert {m.reason for m in moves} <= {f"worker {w} move {i}" for w in range(8) for i in range(5)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,12 @@ import pytest
 
 import modelyard as my
 from modelyard.client import Client
+
+
+@pytest.fixture(autouse=True)
+def _autolog_off_afterwards() -> Iterator[None]:
+    yield
+    my.autolog(disable=True)  # autolog patches scikit-learn for the whole process
 
 
 @pytest.fixture
@@ -78,3 +85,28 @@ def test_classes_defined_after_autolog_are_wrapped(client: Client, data: tuple[n
     with my.start_run(experiment="late") as run:
         Majority().fit(*data)
     assert "training_score" in my.get_run(run.id).metrics
+
+
+def test_disable_restores_every_fit(client: Client, data: tuple[np.ndarray, np.ndarray]) -> None:
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.linear_model import LogisticRegression
+
+    original = LogisticRegression.fit
+    hook = BaseEstimator.__dict__.get("__init_subclass__")
+    my.autolog()
+    assert LogisticRegression.fit is not original
+    my.autolog(disable=True)
+    assert LogisticRegression.fit is original
+    assert BaseEstimator.__dict__.get("__init_subclass__") is hook
+
+    class Later(ClassifierMixin, BaseEstimator):
+        def fit(self, x: object, y: object) -> Later:
+            return self
+
+        def predict(self, x: object) -> object:
+            return x
+
+    with my.start_run(experiment="off") as run:
+        LogisticRegression().fit(*data)
+        Later().fit(*data)
+    assert my.get_run(run.id).params == {}

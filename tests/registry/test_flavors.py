@@ -31,7 +31,9 @@ def _digest(data: bytes) -> str:
     return "blake3:" + blake3(data).hexdigest()
 
 
-def _package(flavor: str, saved: Saved, *, options: dict[str, Any] | None = None) -> VerifiedFiles:
+def _package(
+    flavor: str, saved: Saved, *, options: dict[str, Any] | None = None, trusted: bool = False
+) -> VerifiedFiles:
     """What a store would hand the guard: a manifest (options through JSON) and digest-checked files."""
     specs = {name: FileSpec(digest=_digest(data), size_bytes=len(data)) for name, data in saved.files.items()}
     manifest = PackageManifest(
@@ -50,7 +52,7 @@ def _package(flavor: str, saved: Saved, *, options: dict[str, Any] | None = None
             raise IntegrityError(f"{name} does not match its digest.")
         return data
 
-    return VerifiedFiles(manifest, flavor=flavor, format=saved.format, files=specs, fetch=fetch, trusted=False)
+    return VerifiedFiles(manifest, flavor=flavor, format=saved.format, files=specs, fetch=fetch, trusted=trusted)
 
 
 @pytest.fixture
@@ -61,10 +63,12 @@ def loaders() -> Loaders:
     return registry
 
 
-def _round_trip(loaders: Loaders, model: object, example: object, expected_flavor: str) -> tuple[Saved, Any]:
-    flavor, saved = loaders.save(model, flavor=None, trusted=False, example=example)
+def _round_trip(
+    loaders: Loaders, model: object, example: object, expected_flavor: str, *, trusted: bool = False
+) -> tuple[Saved, Any]:
+    flavor, saved = loaders.save(model, flavor=None, trusted=trusted, example=example)
     assert flavor.name == expected_flavor
-    return saved, loaders.load(_package(flavor.name, saved), what="test")
+    return saved, loaders.load(_package(flavor.name, saved, trusted=trusted), what="test")
 
 
 def _frame(rows: int = 240) -> pd.DataFrame:
@@ -324,15 +328,32 @@ def _net() -> Any:
     )
 
 
+def test_torch_module_round_trips_as_onnx_by_default(loaders: Loaders) -> None:
+    import torch
+
+    features = np.random.default_rng(11).normal(size=(16, 3)).astype(np.float32)
+    net = _net()  # left in training mode: exporting runs it in eval mode and restores the flag
+    saved, loaded = _round_trip(loaders, net, features[:4], "torch")
+    assert saved.format == "onnx"
+    assert net.training
+    with torch.no_grad():
+        expected = net.eval()(torch.from_numpy(features)).numpy()
+    _close(loaded.predict(features), expected)
+    with pytest.raises(InvalidInputError, match="needs an input example"):
+        loaders.save(net, flavor=None, trusted=False, example=None)
+
+
 @TORCHSCRIPT_DEPRECATED
 @pytest.mark.parametrize("traced", [True, False])
-def test_torch_module_round_trips_as_torchscript(loaders: Loaders, traced: bool) -> None:
+def test_trusted_torch_module_round_trips_as_torchscript(loaders: Loaders, traced: bool) -> None:
     import torch
 
     features = np.random.default_rng(11).normal(size=(16, 3))
     net = _net()  # left in training mode: saving must not depend on it, loading puts eval mode on
-    saved, loaded = _round_trip(loaders, net, features if traced else None, "torch")
+    saved, loaded = _round_trip(loaders, net, features if traced else None, "torch", trusted=True)
     assert saved.format == "torchscript"
+    with pytest.raises(UnsafeModelError, match="runs code when loaded, and it is not trusted"):
+        loaders.load(_package("torch", saved), what="test")
     assert net.training
     with torch.no_grad():
         expected = net.eval()(torch.from_numpy(features.astype(np.float32))).numpy()
@@ -363,8 +384,10 @@ def test_torch_save_pickle_is_refused_without_being_loaded(loaders: Loaders, tmp
     buffer = io.BytesIO()
     torch.save(net, buffer)
     saved = Saved(format="torchscript", files={"model.pt": buffer.getvalue()}, model_class="torch.nn.Sequential")
-    with pytest.raises(UnsafeModelError, match=r"is not a TorchScript archive .* Nothing was loaded"):
+    with pytest.raises(UnsafeModelError, match="runs code when loaded, and it is not trusted"):
         loaders.load(_package("torch", saved), what="test")
+    with pytest.raises(UnsafeModelError, match=r"is not a TorchScript archive .* Nothing was loaded"):
+        loaders.load(_package("torch", saved, trusted=True), what="test")  # even trusted, never torch.load
     assert not sentinel.exists()
     torch.load(io.BytesIO(buffer.getvalue()), weights_only=False)  # proof that the payload is live
     assert sentinel.exists()
@@ -373,7 +396,7 @@ def test_torch_save_pickle_is_refused_without_being_loaded(loaders: Loaders, tmp
 @TORCHSCRIPT_DEPRECATED
 @pytest.mark.parametrize("name", ["archive/../../escape.py", "/archive/code/x.py", "archive\\code\\x.py"])
 def test_torchscript_archive_with_unsafe_member_names_is_refused(loaders: Loaders, name: str) -> None:
-    _, saved = loaders.save(_net(), flavor=None, trusted=False, example=np.zeros((2, 3)))
+    _, saved = loaders.save(_net(), flavor=None, trusted=True, example=np.zeros((2, 3)))
     buffer = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(saved.files["model.pt"])) as source, zipfile.ZipFile(buffer, "w") as target:
         for info in source.infolist():
@@ -381,7 +404,7 @@ def test_torchscript_archive_with_unsafe_member_names_is_refused(loaders: Loader
         target.writestr(name, b"print('hi')")
     hostile = Saved(format="torchscript", files={"model.pt": buffer.getvalue()}, model_class=saved.model_class)
     with pytest.raises(UnsafeModelError, match="unsafe names"):
-        loaders.load(_package("torch", hostile), what="test")
+        loaders.load(_package("torch", hostile, trusted=True), what="test")
 
 
 # -- import weight and missing libraries ----------------------------------------------------------------------
@@ -413,8 +436,9 @@ def test_missing_library_says_which_extra_to_install(
         ),
         "torch": torch.nn.Linear(3, 1),
     }
-    flavor, saved = loaders.save(models[library], flavor=None, trusted=False, example=features)
-    package = _package(flavor.name, saved)
+    trusted = library == "torch"  # the TorchScript form needs torch to load; the default ONNX form does not
+    flavor, saved = loaders.save(models[library], flavor=None, trusted=trusted, example=features)
+    package = _package(flavor.name, saved, trusted=trusted)
     monkeypatch.setitem(sys.modules, library, None)  # what `import` sees when the library is not installed
     extra = {"onnxruntime": "onnx"}.get(library, library)
     with pytest.raises(InvalidInputError, match=rf"{library} is not installed.*pip install 'modelyard\[{extra}\]'"):

@@ -339,3 +339,19 @@ def test_gc_keeps_model_packages_and_fsck_is_clean(yard: Client, tmp_path: Path)
     assert {p.name for p in folder.iterdir()} == {"model.skops", "input_example.json", "manifest.json"}
     with pytest.raises(ConflictError, match="is not empty"):
         yard.models.download("churn/1", folder)
+
+
+def test_an_onnx_form_is_stored_with_its_parity_and_loads(yard: Client) -> None:
+    model, x, _ = pipeline()
+    x = x.assign(distance=x["distance"].astype(float))  # skl2onnx maps int64 columns to int inputs; keep floats
+    model.fit(x, (x["dep_delay"] > 15).astype(int))
+    with yard.start_run(experiment="onnx"):
+        info = yard.log_model(model, input_example=x.head(20), onnx=True)
+    assert info.representations == ("onnx",)
+    rep = yard.models.manifest(info.uri).representations[0]
+    assert rep.max_abs_difference is not None
+    assert rep.max_abs_difference <= 1e-4
+    fast = yard.models.load(info.uri, representation="onnx")
+    assert np.allclose(fast.predict_proba(x.head(50)), model.predict_proba(x.head(50)), atol=1e-4)
+    with pytest.raises(NotFoundError, match="has no 'onnx' form"):
+        yard.models.load(logged(yard)[1].uri, representation="onnx")

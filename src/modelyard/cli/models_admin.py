@@ -56,14 +56,13 @@ def is_version_ref(ref: str) -> bool:
 
 # -- JSON forms ----------------------------------------------------------------------------------------------
 def entry_json(entry: HistoryEntry) -> dict[str, object]:
-    """The JSON form of a history entry; a tag change names its tag in ``key`` (the record keeps it in alias)."""
-    is_tag = entry.action in _TAG_ACTIONS
+    """The JSON form of a history entry; a tag change names its tag in ``key``."""
     return {
         "id": entry.id,
         "model": entry.model,
         "action": entry.action,
-        "alias": None if is_tag else entry.alias,
-        "key": entry.alias if is_tag else None,
+        "alias": entry.alias,
+        "key": entry.key,
         "version": entry.version,
         "from": entry.from_value,
         "to": entry.to_value,
@@ -87,7 +86,7 @@ def _cell(entry: HistoryEntry, value: str | None) -> str:
     if value is None:
         return "-"
     if entry.action in _TAG_ACTIONS:
-        return f"{entry.alias}={value}"
+        return f"{entry.key}={value}"
     return short_digest(value)
 
 
@@ -165,7 +164,7 @@ def history(name: str, alias_name: str | None, as_json: bool) -> None:
         table.add_row(
             output.format_local_time(e.at),
             e.action,
-            "-" if e.alias is None or e.action in _TAG_ACTIONS else e.alias,
+            e.alias or "-",
             "-" if e.version is None else str(e.version),
             _cell(e, e.from_value),
             _cell(e, e.to_value),

@@ -149,6 +149,7 @@ def run_demo(
         from sklearn.metrics import roc_auc_score
 
         my.log_metric("production_may_auc", float(roc_auc_score(may[TARGET], proba)))
+    my.autolog(disable=True)
     client.close()
     return DemoResult(
         run_ids=run_ids, best_run_id=best.id, data=data, rows_train=len(train), rows_valid=len(valid),

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from modelyard._api import current_client
-from modelyard.errors import ConfigError
+from modelyard.errors import ConfigError, InvalidInputError
 
 __all__ = ["autolog"]
 
 _WRAPPED = "__modelyard_autolog__"
+_ORIGINAL = "__modelyard_original__"
 _inside_fit: contextvars.ContextVar[bool] = contextvars.ContextVar("modelyard_sklearn_fit", default=False)
 _MAX_PARAM_CHARS = 500
 
@@ -54,7 +56,11 @@ def _log_fit(estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any], log_
         client.log_metric("training_score", float(estimator.score(x, y)))
     if log_models:
         example: Any = None if x is None else (x.head(5) if hasattr(x, "head") else x[:5])
-        client.log_model(estimator, "model", input_example=example)
+        try:
+            client.log_model(estimator, "model", input_example=example)
+        except InvalidInputError as exc:  # a model no safe flavor can hold must not break the user's fit
+            name = type(estimator).__name__
+            logging.getLogger("modelyard").warning("autolog did not log the %s model: %s", name, exc)
 
 
 def _wrap(fit: Callable[..., Any], log_models: bool) -> Callable[..., Any]:
@@ -91,6 +97,12 @@ def _patch(cls: type, log_models: bool) -> None:
         cls.fit = _wrap(fit, log_models)  # type: ignore[attr-defined]
 
 
+def _unpatch(cls: type) -> None:
+    fit = cls.__dict__.get("fit")
+    if getattr(fit, _WRAPPED, False):
+        cls.fit = fit.__wrapped__  # type: ignore[attr-defined, union-attr]  # set by functools.wraps
+
+
 def _subclasses(cls: type) -> set[type]:
     found: set[type] = set()
     sub: type
@@ -100,16 +112,17 @@ def _subclasses(cls: type) -> set[type]:
     return found
 
 
-def autolog(*, log_models: bool = True) -> None:
+def autolog(*, log_models: bool = True, disable: bool = False) -> None:
     """Log every scikit-learn ``fit`` to modelyard.
 
     Inside an active run the fit logs into it; otherwise each outermost fit gets a run of its own (in the
     ``default`` experiment). Logged: every param of ``get_params(deep=True)``, the ``training_score``
     (``estimator.score`` on the training data), the ``estimator_class`` tag and, with ``log_models``, the
-    fitted estimator as ``model/model.skops`` (skops format: loading it never unpickles).
+    fitted estimator as the run's model ``runs:/<run id>/model`` (``log_model``: skops, never pickle).
 
     Args:
-        log_models: also save the fitted estimator as an artifact.
+        log_models: also log the fitted estimator (``log_model``).
+        disable: undo an earlier ``autolog()``: every ``fit`` is the library's own again.
 
     Example:
         >>> my.autolog()                                        # doctest: +SKIP
@@ -119,9 +132,19 @@ def autolog(*, log_models: bool = True) -> None:
     Added in 0.1.
     """
     base = _sklearn().BaseEstimator
+    hook = base.__dict__.get("__init_subclass__")
+    if disable:
+        for cls in _subclasses(base):
+            _unpatch(cls)
+        if getattr(hook, _WRAPPED, False):
+            original_hook = getattr(hook, _ORIGINAL)
+            if original_hook is None:
+                delattr(base, "__init_subclass__")
+            else:
+                base.__init_subclass__ = original_hook
+        return
     for cls in _subclasses(base):
         _patch(cls, log_models)
-    hook = base.__dict__.get("__init_subclass__")
     if getattr(hook, _WRAPPED, False):
         return
     original = base.__init_subclass__
@@ -133,4 +156,5 @@ def autolog(*, log_models: bool = True) -> None:
     wrapped: Any = classmethod(init_subclass)
     setattr(init_subclass, _WRAPPED, True)
     setattr(wrapped, _WRAPPED, True)
+    setattr(wrapped, _ORIGINAL, hook)
     base.__init_subclass__ = wrapped

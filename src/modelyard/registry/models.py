@@ -246,13 +246,14 @@ class HistoryEntry:
     """One recorded change of a registered model: an alias move, a new version, a status or tag change.
 
     ``action`` is one of ``version-created``, ``version-deleted``, ``alias-set``, ``alias-removed``,
-    ``status``, ``description``, ``tag-set``, ``tag-removed`` (the tag key is in ``alias``), ``model-deleted``.
+    ``status``, ``description``, ``tag-set``, ``tag-removed`` (``key`` names the tag), ``model-deleted``.
     """
 
     id: int
     model: str
     action: str
     alias: str | None
+    key: str | None
     version: int | None
     from_value: str | None
     to_value: str | None

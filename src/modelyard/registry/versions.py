@@ -216,6 +216,10 @@ class Models:
         """Every recorded change of a model (who, when, from, to, why), oldest first."""
         return self._metadata.aliases.history(check_name(name, "Model name"), alias=alias)
 
+    def package_of(self, ref: Source) -> Digest:
+        """The package digest behind a version, a ``runs:/`` model or a digest reference."""
+        return self._source(ref)[0]
+
     def manifest(self, ref: str) -> PackageManifest:
         """The package manifest of a version (or of a ``runs:/`` model or a digest)."""
         return self.packages.manifest(self._source(ref)[0])

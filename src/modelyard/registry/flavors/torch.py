@@ -1,4 +1,11 @@
-"""PyTorch modules, stored as TorchScript archives and loaded without Python's pickle.
+"""PyTorch modules: stored as ONNX by default (safe), as TorchScript only when the package is trusted.
+
+TorchScript is not a safe format: its code runs TorchScript ops, and some of them touch the file system
+(``torch.from_file(path, shared=True)`` creates and writes any file on ``predict``; a test proves it). So by
+default a module is exported with ``torch.onnx.export`` (the input example fixes the input shape; the batch
+dimension stays dynamic) and served by onnxruntime through the ONNX flavor's loader, which runs no code of the
+file's choosing. ``trusted=True`` keeps the TorchScript form for modules ONNX cannot express; loading it then
+needs the package's trust grant like any code-executing format.
 
 Why TorchScript and not safetensors: a safetensors file holds weights only. Rebuilding the model around them
 needs its architecture, the Python class that defines ``forward``, and the package would have to name that
@@ -154,7 +161,7 @@ class _TorchModel:
 
 
 class TorchFlavor:
-    """``torch.nn.Module`` and ``torch.jit.ScriptModule`` models, stored as TorchScript.
+    """``torch.nn.Module`` models: ONNX by default, TorchScript when trusted.
 
     Example:
         >>> loaders.register(TorchFlavor())
@@ -162,8 +169,8 @@ class TorchFlavor:
     """
 
     name = "torch"
-    safe_formats = frozenset({"torchscript"})
-    code_formats: frozenset[str] = frozenset()
+    safe_formats = frozenset({"onnx"})
+    code_formats = frozenset({"torchscript"})
     distributions: tuple[str, ...] = ("torch",)
 
     def detect(self, model: object) -> bool:
@@ -176,8 +183,9 @@ class TorchFlavor:
         Raises:
             InvalidInputError: TorchScript cannot trace or compile the module, or the example is not numeric.
         """
-        del trusted
         torch = _torch()
+        if not trusted:
+            return self._save_onnx(torch, model, example)
         dtype = "float32"
         if isinstance(model, torch.jit.ScriptModule):
             scripted = model
@@ -195,6 +203,40 @@ class TorchFlavor:
             model_class=qualified_name(type(model)),
             options={"input_dtype": dtype},
             modules=("numpy", "torch"),
+        )
+
+    @staticmethod
+    def _save_onnx(torch: Any, model: Any, example: object | None) -> Saved:
+        import warnings
+
+        if example is None:
+            raise InvalidInputError(
+                "A torch module is stored as ONNX, which needs an input example to fix the input shape.",
+                hint="Pass input_example=... (a few rows of input), or trusted=True to store TorchScript.",
+            )
+        tensor = _example_tensor(torch, example)
+        training = model.training
+        model.eval()
+        buffer = io.BytesIO()
+        try:
+            with warnings.catch_warnings():  # torch deprecates its TorchScript-based exporter; it still works
+                warnings.simplefilter("ignore", DeprecationWarning)
+                torch.onnx.export(
+                    model, (tensor,), buffer, dynamo=False, input_names=["input"], output_names=["output"],
+                    dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+                )  # fmt: skip
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise InvalidInputError(
+                f"torch.onnx.export failed on this {type(model).__name__}: {_first_line(exc)}",
+                hint="Log it with trusted=True to store TorchScript instead (loading then needs the trust grant).",
+            ) from exc
+        finally:
+            model.train(training)
+        return Saved(
+            format="onnx",
+            files={"model.onnx": buffer.getvalue()},
+            model_class=qualified_name(type(model)),
+            modules=("numpy", "torch", "onnx", "onnxruntime"),
         )
 
     @staticmethod
@@ -229,6 +271,10 @@ class TorchFlavor:
             UnsafeModelError: not a TorchScript zip (a ``torch.save`` pickle, unsafe member names), a bad
                 ``input_dtype`` option, or an archive TorchScript cannot read.
         """
+        if files.format == "onnx":
+            from modelyard.registry.flavors.onnx import OnnxFlavor
+
+            return OnnxFlavor().load(files)
         what = f"The torch package {files.manifest.model_class}"
         dtype = files.manifest.options.get("input_dtype", "float32")
         if not isinstance(dtype, str) or dtype not in _FLOAT_DTYPES:

@@ -8,8 +8,11 @@ file's choosing) and before anything predicts, every tree found in the model is 
 * node arrays have the declared length and dtype; the value array has shape (nodes, outputs, classes);
 * a node is a leaf (both children -1, or ``is_leaf``) or both its children lie after it and inside the array,
   so every walk from the root ends at a leaf inside bounds;
-* every split feature lies in ``[0, n_features)`` of the estimator that owns the tree, and categorical
-  bitset indices lie inside their bitset arrays.
+* every split feature lies in ``[0, n_features)`` of the estimator that owns the tree and of the nearest
+  ensemble around it (which checks the input once for all its trees); for HistGradientBoosting the width is
+  its preprocessor's output when it has one;
+* categorical splits use categorical features only, their bitset indices lie inside their bitset arrays, and
+  known category values lie in 0..255 (the range the category bitsets hold).
 
 A tree found anywhere but under a fitted tree estimator is refused too.
 """
@@ -46,19 +49,6 @@ def _children(value: object) -> list[object]:
     return list(attributes.values()) if isinstance(attributes, dict) else []
 
 
-def _walk(root: object) -> list[object]:
-    seen: set[int] = set()
-    stack, found = [root], []
-    while stack:
-        value = stack.pop()
-        if id(value) in seen or isinstance(value, str | bytes | int | float | bool | type(None)):
-            continue
-        seen.add(id(value))
-        found.append(value)
-        stack.extend(_children(value))
-    return found
-
-
 def _refuse(what: str, problem: str) -> UnsafeModelError:
     return UnsafeModelError(
         f"{what}: a tree of the model {problem}, so it could make scikit-learn read outside its arrays. "
@@ -67,7 +57,8 @@ def _refuse(what: str, problem: str) -> UnsafeModelError:
     )
 
 
-def _check_tree(tree: Any, n_features: int, what: str) -> None:
+def _check_tree(tree: Any, n_features: int, reachable: int, what: str) -> None:
+    """``n_features`` is the owner's width; ``reachable`` the width of the input the tree will really see."""
     import numpy as np
 
     state = tree.__getstate__()
@@ -84,8 +75,8 @@ def _check_tree(tree: Any, n_features: int, what: str) -> None:
     _check_links(nodes["left_child"], nodes["right_child"], nodes["left_child"] == -1, what)
     internal = nodes["left_child"] != -1
     features = nodes["feature"][internal]
-    if features.size and (features.min() < 0 or features.max() >= n_features):
-        raise _refuse(what, f"splits on a feature outside [0, {n_features})")
+    if features.size and (features.min() < 0 or features.max() >= reachable):
+        raise _refuse(what, f"splits on a feature outside [0, {reachable})")
 
 
 def _check_links(left: Any, right: Any, leaf: Any, what: str) -> None:
@@ -102,7 +93,7 @@ def _check_links(left: Any, right: Any, leaf: Any, what: str) -> None:
             raise _refuse(what, "has a child index outside the node array or pointing backwards")
 
 
-def _check_predictor(predictor: Any, n_features: int, what: str) -> None:
+def _check_predictor(predictor: Any, n_features: int, is_categorical: Any, what: str) -> None:
     import numpy as np
 
     nodes = predictor.nodes
@@ -116,6 +107,8 @@ def _check_predictor(predictor: Any, n_features: int, what: str) -> None:
     if features.size and (features.min() < 0 or features.max() >= n_features):
         raise _refuse(what, f"splits on a feature outside [0, {n_features})")
     categorical = internal & nodes["is_categorical"].astype(bool)
+    if np.any(~is_categorical[nodes["feature_idx"][categorical]]):
+        raise _refuse(what, "makes a categorical split on a feature that is not categorical")
     for bitsets in (predictor.binned_left_cat_bitsets, predictor.raw_left_cat_bitsets):
         if np.asarray(bitsets).ndim != 2 or np.asarray(bitsets).shape[1] != 8:
             raise _refuse(what, "has categorical bitsets of the wrong shape")
@@ -123,23 +116,75 @@ def _check_predictor(predictor: Any, n_features: int, what: str) -> None:
             raise _refuse(what, "points outside its categorical bitsets")
 
 
+def _hist_width(owner: Any, what: str) -> tuple[int, Any]:
+    """The width of the input a HistGradientBoosting model's trees read, and which features are categorical.
+
+    With a ``_preprocessor`` the trees read its output, which scikit-learn never checks against
+    ``n_features_in_``; its width is what it declares it produces.
+    """
+    import numpy as np
+
+    width = int(owner.n_features_in_)
+    preprocessor = owner.__dict__.get("_preprocessor")
+    if preprocessor is not None:
+        try:
+            width = len(preprocessor.get_feature_names_out())
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise _refuse(what, f"reads an input whose width its preprocessor cannot state ({exc})") from exc
+    mapper = owner.__dict__.get("_bin_mapper")
+    flags = getattr(mapper, "is_categorical_", None)
+    is_categorical = np.zeros(width, dtype=bool) if flags is None else np.asarray(flags, dtype=bool)
+    thresholds = getattr(mapper, "bin_thresholds_", None)
+    if is_categorical.shape != (width,) or thresholds is None or len(thresholds) != width:
+        raise _refuse(what, f"describes {len(is_categorical)} binned features for an input of {width}")
+    for index in np.flatnonzero(is_categorical):
+        known = np.asarray(thresholds[index], dtype=float)
+        if known.size and (known.min() < 0 or known.max() > 255 or np.any(known != np.round(known))):
+            raise _refuse(what, "knows categories outside 0..255, the range of its category bitsets")
+    return width, is_categorical
+
+
+def _children_with_bounds(value: object, bound: int | None) -> list[tuple[object, int | None]]:
+    n_features = getattr(value, "n_features_in_", None) if hasattr(value, "__dict__") else None
+    is_ensemble = isinstance(n_features, int) and ("estimators_" in value.__dict__ or "_predictors" in value.__dict__)
+    inner = int(n_features) if is_ensemble and isinstance(n_features, int) else bound
+    return [(child, inner) for child in _children(value)]
+
+
 def check_trees(model: object, what: str) -> None:
-    """Refuse a model holding a tree whose indices could leave its arrays (see the module docstring)."""
-    objects = _walk(model)
-    trees = {id(o) for o in objects if _kind(o) in (_TREE, _PREDICTOR)}
+    """Refuse a model holding a tree whose indices could leave its arrays (see the module docstring).
+
+    A tree's features must lie below its own estimator's width and below the width of the nearest enclosing
+    ensemble: an ensemble checks the input once, against its own ``n_features_in_``, then hands it to every
+    tree unchecked.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[object, int | None]] = [(model, None)]
+    trees: set[int] = set()
     checked: set[int] = set()
-    for owner in objects:
-        n_features = getattr(owner, "n_features_in_", None)
-        if not isinstance(n_features, int):
+    while stack:
+        value, bound = stack.pop()
+        if id(value) in seen or isinstance(value, str | bytes | int | float | bool | type(None)):
             continue
-        tree = owner.__dict__.get("tree_") if hasattr(owner, "__dict__") else None
-        if tree is not None and _kind(tree) == _TREE:
-            _check_tree(tree, n_features, what)
-            checked.add(id(tree))
-        for stage in getattr(owner, "__dict__", {}).get("_predictors", None) or ():
-            for predictor in stage:
-                if _kind(predictor) == _PREDICTOR:
-                    _check_predictor(predictor, n_features, what)
-                    checked.add(id(predictor))
+        seen.add(id(value))
+        if _kind(value) in (_TREE, _PREDICTOR):
+            trees.add(id(value))
+            continue
+        attributes = getattr(value, "__dict__", None)
+        n_features = getattr(value, "n_features_in_", None) if isinstance(attributes, dict) else None
+        if isinstance(attributes, dict) and isinstance(n_features, int):
+            tree = attributes.get("tree_")
+            if tree is not None and _kind(tree) == _TREE:
+                _check_tree(tree, n_features, min(n_features, bound or n_features), what)
+                checked.add(id(tree))
+            stages = attributes.get("_predictors") or ()
+            if stages:
+                width, is_categorical = _hist_width(value, what)
+                for stage in stages:
+                    for predictor in stage:
+                        if _kind(predictor) == _PREDICTOR:
+                            _check_predictor(predictor, width, is_categorical, what)
+                            checked.add(id(predictor))
+        stack.extend(_children_with_bounds(value, bound))
     if trees - checked:
         raise _refuse(what, "sits outside any fitted tree estimator")

@@ -72,11 +72,13 @@ def _history(conn: Connection, entry: dict[str, Any]) -> HistoryEntry:
 
 
 def _entry(ident: int, row: dict[str, Any]) -> HistoryEntry:
+    is_tag = str(row["action"]).startswith("tag-")  # a tag change keeps its key in the alias column
     return HistoryEntry(
         id=int(ident),
         model=row["model"],
         action=row["action"],
-        alias=row.get("alias"),
+        alias=None if is_tag else row.get("alias"),
+        key=row.get("alias") if is_tag else None,
         version=row.get("version_number"),
         from_value=row.get("from_value"),
         to_value=row.get("to_value"),

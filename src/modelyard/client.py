@@ -325,7 +325,14 @@ class Client:
 
     def _lineage_of(self, run_id: RunId) -> ModelLineage:
         run = self._tracker.get_run(run_id)
-        inputs = [f"{e.dataset}@{e.version}" for e in self.datasets.inputs_of(run_id) if e.role == "input"]
+        inputs: list[str] = []
+        current: Run | None = run
+        while current is not None:  # a child run trains on what its parents read (one comparison, many fits)
+            for entry in self.datasets.inputs_of(current.id):
+                ref = f"{entry.dataset}@{entry.version}"
+                if entry.role == "input" and ref not in inputs:
+                    inputs.append(ref)
+            current = None if current.parent_id is None else self._tracker.get_run(current.parent_id)
         return ModelLineage(
             run_id=run_id,
             experiment=run.experiment_name,

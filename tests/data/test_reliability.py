@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import random
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,11 +13,11 @@ import pytest
 from modelyard.client import Client
 from modelyard.config import resolve_settings
 from modelyard.stores.maintenance import fsck, gc
+from tests.fixtures.crashes import kill_trials, trials
 
 pytestmark = pytest.mark.slow
 
-PROFILE = os.environ.get("MODELYARD_TEST_PROFILE", "ci")
-CRASH_TRIALS = 500 if PROFILE == "extended" else 50
+CRASH_TRIALS = trials(50, 500)
 
 _COMMITTER = """
 import json, os, sys
@@ -110,23 +106,8 @@ for round in range(1000):
 def test_kill_9_during_commits_leaves_whole_versions_only(tmp_path: Path) -> None:
     home = tmp_path / "home"
     Client(home).close()
-    acknowledged: dict[int, str] = {}
-    rng = random.Random(7)
-    for trial in range(CRASH_TRIALS):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _CRASHER, str(home), str(tmp_path / "work"), str(trial)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
-        time.sleep(rng.uniform(0.0, 0.6))
-        proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate(timeout=60)
-        for line in out.splitlines():
-            record = json.loads(line)
-            acknowledged[record["number"]] = record["digest"]
+    records = kill_trials(_CRASHER, [str(home), str(tmp_path / "work")], count=CRASH_TRIALS, seed=7, max_wait_s=0.6)
+    acknowledged = {int(r["number"]): str(r["digest"]) for r in records}
     with Client(home) as client:
         versions = {v.number: v for v in client.datasets.versions("crash")}
         for number, digest in acknowledged.items():  # every acknowledged commit is there, as acknowledged

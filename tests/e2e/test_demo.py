@@ -23,6 +23,8 @@ def test_demo_trains_tracks_and_picks_the_best(tmp_path: Path) -> None:
     assert "A broken June delivery was refused by the data tests:" in done.stdout
     assert "FAIL column 'carrier'" in done.stdout
     assert "flights@3 -> flights@4:" in done.stdout
+    assert "Registered as flights-delay/1 behind alias 'production'" in done.stdout
+    assert "models history flights-delay" in done.stdout
     with Client(home) as client:
         versions = client.datasets.versions("flights")
         assert [v.number for v in versions] == list(range(12, 0, -1))
@@ -47,6 +49,7 @@ def test_demo_trains_tracks_and_picks_the_best(tmp_path: Path) -> None:
             assert any(e.path == "model/model.skops" for e in client.list_artifacts(run.id))
         production = client.models.get_version("flights-delay@production")
         assert production.run_id == children[0].id
+        assert production.lineage.datasets == ("flights@3", "flights@4")  # read by the parent comparison run
         assert production.metrics["val_auc"] == children[0].metric("val_auc")
         assert 0.55 < parents[0].metric("production_may_auc") < 1
         digests = {e.digest for run in children for e in client.list_artifacts(run.id)}

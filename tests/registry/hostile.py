@@ -33,7 +33,7 @@ from modelyard.registry.models import FileSpec, NewPackage, PackageManifest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 # Every file name a built-in flavor reads: a payload stored under all of them reaches whichever one loads.
-MODEL_FILES = ("model.pkl", "model.skops", "model.ubj", "model.txt", "model.onnx", "model.pt")
+MODEL_FILES = ("model.pkl", "model.skops", "model.json", "model.txt", "model.onnx", "model.pt")
 
 
 # -- payloads ------------------------------------------------------------------------------------------------
@@ -91,13 +91,13 @@ def open_client(home: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> Client:
     return Client(home)
 
 
-def xgboost_ubj() -> bytes:
-    """A small fitted XGBoost booster (3 features, 2 trees of depth 2) as UBJ."""
+def xgboost_json() -> bytes:
+    """A small fitted XGBoost booster (3 features, 2 trees of depth 2) as XGBoost's JSON model."""
     import xgboost as xgb
 
     features = np.random.RandomState(0).rand(50, 3)
     booster = xgb.train({"max_depth": 2}, xgb.DMatrix(features, label=features[:, 0]), 2)
-    return bytes(booster.save_raw("ubj"))
+    return bytes(booster.save_raw("json"))
 
 
 def lightgbm_text() -> bytes:
@@ -107,18 +107,6 @@ def lightgbm_text() -> bytes:
     features = np.random.RandomState(0).rand(200, 3)
     booster = lgb.train({"verbose": -1, "num_leaves": 4}, lgb.Dataset(features, features[:, 0]), 2)
     return str(booster.model_to_string()).encode()
-
-
-_TO_UBJ = (
-    "import sys, xgboost; b = xgboost.Booster(); b.load_model(bytearray(sys.stdin.buffer.read())); "
-    "sys.stdout.buffer.write(bytes(b.save_raw('ubj')))"
-)
-
-
-def json_to_ubj(document: bytes) -> bytes:
-    """Convert an XGBoost JSON model to UBJ with XGBoost itself, in another process (it may be tampered)."""
-    done = subprocess.run([sys.executable, "-c", _TO_UBJ], input=document, capture_output=True, check=True, timeout=120)
-    return done.stdout
 
 
 # -- storing -------------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 import sys
 import zipfile
@@ -13,13 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from blake3 import blake3
 
-from modelyard.errors import IntegrityError, InvalidInputError, UnsafeModelError
+from modelyard.errors import InvalidInputError, UnsafeModelError
 from modelyard.registry.flavors import Saved, default_flavors
 from modelyard.registry.flavors.onnx import export_sklearn, parity
-from modelyard.registry.loading import Loaders, VerifiedFiles
-from modelyard.registry.models import FileSpec, PackageManifest
+from modelyard.registry.loading import Loaders
+from tests.registry.boosters import package_of
 
 # torch >= 2.9 deprecates every torch.jit entry point (trace, script, save, load); TorchScript is still the
 # only torch format that carries the architecture without naming Python code, so these warnings are expected.
@@ -27,32 +25,7 @@ TORCHSCRIPT_DEPRECATED = pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` i
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
-def _digest(data: bytes) -> str:
-    return "blake3:" + blake3(data).hexdigest()
-
-
-def _package(
-    flavor: str, saved: Saved, *, options: dict[str, Any] | None = None, trusted: bool = False
-) -> VerifiedFiles:
-    """What a store would hand the guard: a manifest (options through JSON) and digest-checked files."""
-    specs = {name: FileSpec(digest=_digest(data), size_bytes=len(data)) for name, data in saved.files.items()}
-    manifest = PackageManifest(
-        flavor=flavor,
-        format=saved.format,
-        model_class=saved.model_class,
-        methods=saved.methods,  # type: ignore[arg-type]
-        files=specs,
-        python_version="3.11",
-        options=json.loads(json.dumps(saved.options if options is None else options)),
-    )
-
-    def fetch(spec: FileSpec, name: str) -> bytes:
-        data = saved.files[name]
-        if _digest(data) != spec.digest:
-            raise IntegrityError(f"{name} does not match its digest.")
-        return data
-
-    return VerifiedFiles(manifest, flavor=flavor, format=saved.format, files=specs, fetch=fetch, trusted=trusted)
+_package = package_of
 
 
 @pytest.fixture
@@ -103,8 +76,8 @@ def test_xgboost_wrappers_round_trip(loaders: Loaders) -> None:
     for model, target in models:
         model.fit(frame, target)
         saved, loaded = _round_trip(loaders, model, frame, "xgboost")
-        assert saved.format == "ubj"
-        assert saved.files["model.ubj"][:1] == b"{"  # a UBJSON object, not a pickle
+        assert saved.format == "json"
+        assert saved.files["model.json"][:1] == b"{"  # XGBoost's JSON model, not a pickle
         np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))
         if hasattr(model, "predict_proba"):
             assert saved.methods == ("predict", "predict_proba")

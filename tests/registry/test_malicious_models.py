@@ -548,7 +548,9 @@ CODE_OPTIONS = {
 @pytest.mark.parametrize("case", sorted(CODE_OPTIONS))
 def test_xgboost_options_naming_code_are_refused(client: modelyard.Client, sentinel: pathlib.Path, case: str) -> None:
     options, phrase = CODE_OPTIONS[case]
-    hostile.hostile(client, flavor="xgboost", format="ubj", options=options, files={"model.ubj": hostile.xgboost_ubj()})
+    hostile.hostile(
+        client, flavor="xgboost", format="json", options=options, files={"model.json": hostile.xgboost_json()}
+    )
     with refused(UnsafeModelError, phrase, sentinel):
         predict(client)
 
@@ -576,7 +578,9 @@ def test_lightgbm_options_naming_code_are_refused(client: modelyard.Client, sent
 def test_xgboost_and_lightgbm_controls_load(client: modelyard.Client) -> None:
     """Control: the same files with well-formed options load, so the refusals above are about the options."""
     booster = {"wrapper": "booster"}
-    hostile.hostile(client, flavor="xgboost", format="ubj", options=booster, files={"model.ubj": hostile.xgboost_ubj()})
+    hostile.hostile(
+        client, flavor="xgboost", format="json", options=booster, files={"model.json": hostile.xgboost_json()}
+    )
     hostile.hostile(
         client, flavor="lightgbm", format="text", options=booster, files={"model.txt": hostile.lightgbm_text()}
     )
@@ -614,11 +618,18 @@ CASES: dict[tuple[str, str], list[str]] = {
         "test_skops_type_outside_the_safe_list_is_refused",
         *TREE_CASES,
     ],
-    ("xgboost", "ubj"): ["test_xgboost_options_naming_code_are_refused", "test_tampered_xgboost_tree_is_refused"],
+    ("xgboost", "json"): [
+        "test_xgboost_options_naming_code_are_refused",
+        "test_tampered_xgboost_tree_is_refused",
+        "test_tampered_xgboost_model_is_refused_in_a_child",
+        "test_xgboost_file_that_is_not_json_is_refused_in_a_child",
+        "test_xgboost_duplicate_key_cannot_smuggle_a_tree_past_the_checks",
+    ],
     ("lightgbm", "text"): [
         "test_lightgbm_options_naming_code_are_refused",
         "test_lightgbm_text_with_odd_tree_indices_or_garbage_is_a_clean_error",
         "test_tampered_lightgbm_tree_is_refused",
+        "test_tampered_lightgbm_text_is_refused_in_a_child",
     ],
     ("onnx", "onnx"): ["test_onnx_external_data_is_refused"],
     ("torch", "torchscript"): ["test_torch_pickle_archives_are_refused", "test_torchscript_cannot_write_files"],
@@ -639,12 +650,13 @@ def _flavors_in_the_package() -> list[object]:
 
 
 def test_every_registered_loader_has_a_malicious_case(client: modelyard.Client) -> None:
-    from tests.registry import test_tampered_trees
+    from tests.registry import test_tampered_boosters, test_tampered_trees
 
     for flavor in _flavors_in_the_package():  # a flavor module not yet in default_flavors() counts too
         if flavor.name not in {f.name for f in client.loaders.flavors()}:  # type: ignore[attr-defined]
             client.loaders.register(flavor)
-    defined = {name for name in (*globals(), *vars(test_tampered_trees)) if name.startswith("test_")}
+    modules = (globals(), vars(test_tampered_trees), vars(test_tampered_boosters))
+    defined = {name for module in modules for name in module if name.startswith("test_")}
     missing, unknown = [], []
     for flavor in client.loaders.flavors():
         for fmt in sorted(flavor.safe_formats | flavor.code_formats):

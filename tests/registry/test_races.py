@@ -1,4 +1,4 @@
-"""Races (RELIABILITY.md T3): concurrent registrations number 1..16; concurrent alias moves stay serialisable."""
+"""Races and crashes (RELIABILITY.md T3/T5): registrations number 1..16; alias moves stay serialisable; kill -9."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from modelyard.client import Client
 from modelyard.config import resolve_settings
+from modelyard.stores.maintenance import fsck
+from tests.fixtures.crashes import kill_trials, trials
 
 pytestmark = pytest.mark.slow
 
@@ -103,3 +106,43 @@ def test_concurrent_alias_moves_equal_some_serial_order(
         (None if m.from_value is None else int(m.from_value), int(m.to_value or 0)) for m in moves
     ]
     assert {m.reason for m in moves} <= {f"worker {w} move {i}" for w in range(8) for i in range(5)}
+
+
+_CRASHER = """
+import json, sys
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from modelyard.client import Client
+home, seed = sys.argv[1], int(sys.argv[2])
+client = Client(home)
+x = np.random.default_rng(seed).normal(size=(60, 3))
+import skops.io  # paid once before the kills start, so they land inside registrations, not imports
+print("ready", flush=True)
+for i in range(1000):
+    model = LogisticRegression(C=1 + i + seed * 1000).fit(x, (x[:, 0] > 0).astype(int))
+    with client.start_run(experiment="crash"):
+        info = client.log_model(model, input_example=x[:3])
+    version = client.register_model("crash", info)
+    client.set_alias("crash", "production", version.version)
+    print(json.dumps({"version": version.version, "package": str(version.package)}), flush=True)
+"""
+
+
+def test_kill_9_during_registrations_leaves_whole_versions_only(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    Client(home).close()
+    records = kill_trials(_CRASHER, [str(home)], count=trials(20, 200), seed=11, max_wait_s=0.8)
+    acknowledged = {int(r["version"]): str(r["package"]) for r in records}
+    with Client(home) as client:
+        versions = {v.version: v for v in client.models.versions("crash", limit=10_000)}
+        for number, package in acknowledged.items():  # every acknowledged registration is there, as acknowledged
+            assert str(versions[number].package) == package
+        assert sorted(versions) == list(range(1, len(versions) + 1))  # no gap: numbering is transactional
+        x = np.zeros((2, 3))
+        for version in versions.values():  # every version that exists loads and predicts
+            assert client.models.load(version, cache=False).predict(x).shape == (2,)
+        production = client.models.get("crash").aliases.get("production")
+        assert production is None or production in versions
+        report = fsck(client.metadata, client.artifacts)
+        assert report.is_clean, report.problems
+        assert acknowledged

@@ -58,7 +58,7 @@ class RootGroup(ModelyardGroup):
 @click.version_option(__version__, "--version", prog_name="modelyard", message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx: click.Context, uri: str | None, artifacts: str | None) -> None:
-    """modelyard: track experiments and runs, version datasets, and keep every stored byte verifiable.
+    """modelyard: track experiments and runs, version datasets, register models, keep every byte verifiable.
 
     Each command opens the modelyard home given by --uri (or MODELYARD_URI, modelyard.toml, ./.modelyard).
     Listing and show commands take --json for scripts; errors go to stderr with a hint, and the exit code
@@ -70,6 +70,7 @@ def main(ctx: click.Context, uri: str | None, artifacts: str | None) -> None:
         modelyard runs show 3f2a9c1e --json
         modelyard data commit flights data/ -m "January"
         modelyard data diff flights@1 flights@latest
+        modelyard models show flights-delay@production
         modelyard fsck --sample 10%
     """
     ctx.obj = Session(uri, artifacts)

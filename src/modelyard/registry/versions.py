@@ -36,7 +36,7 @@ from modelyard.registry.packages import Packages, Predictor
 from modelyard.stores.paths import contained_paths
 from modelyard.stores.protocols import MetadataStore
 
-__all__ = ["Models", "parse_filter", "parse_ref"]
+__all__ = ["Models", "model_name", "parse_filter", "parse_ref"]
 
 _RUN_REF = re.compile(r"runs:/([0-9a-f]{32})/(.+)")
 _CONDITION = re.compile(
@@ -44,6 +44,11 @@ _CONDITION = re.compile(
 )
 _ORDER = re.compile(r"\s*(version|created|metrics\.[A-Za-z0-9_.\-/]+)(?:\s+(asc|desc))?\s*", re.IGNORECASE)
 Source = ModelInfo | ModelVersion | str
+
+
+def model_name(name: str) -> str:
+    """A registered model's name, also written ``models:/name``."""
+    return check_name(name.removeprefix("models:/") if isinstance(name, str) else name, "Model name")
 
 
 def parse_ref(ref: str) -> tuple[str, int | str]:
@@ -115,7 +120,7 @@ class Models:
         tags: Mapping[str, str] | None = None,
     ) -> ModelVersion:
         """Register ``source`` (a logged model, a ``runs:/`` URI, a version or a package digest) as the next version."""
-        check_name(name, "Model name")
+        name = model_name(name)
         digest, run_id, uri = self._source(source)
         manifest = self.packages.manifest(digest)
         lineage = self._describe_run(run_id) if run_id is not None else ModelLineage()
@@ -163,7 +168,7 @@ class Models:
     # -- reading ---------------------------------------------------------------------------------------------
     def get(self, name: str) -> RegisteredModel:
         """A registered model with its aliases and tags."""
-        return self._metadata.models.get(check_name(name, "Model name"))
+        return self._metadata.models.get(model_name(name))
 
     def list(self) -> builtins.list[RegisteredModel]:
         """All registered models, by name."""
@@ -201,7 +206,7 @@ class Models:
         key, direction = match.group(1), (match.group(2) or "desc").lower()
         return self._metadata.models.search(
             VersionQuery(
-                name=None if name is None else check_name(name, "Model name"),
+                name=None if name is None else model_name(name),
                 alias=alias,
                 status=None if status is None else VersionStatus(status),
                 tags={str(k): str(v) for k, v in (tags or {}).items()},
@@ -214,7 +219,7 @@ class Models:
 
     def history(self, name: str, *, alias: str | None = None) -> builtins.list[HistoryEntry]:
         """Every recorded change of a model (who, when, from, to, why), oldest first."""
-        return self._metadata.aliases.history(check_name(name, "Model name"), alias=alias)
+        return self._metadata.aliases.history(model_name(name), alias=alias)
 
     def package_of(self, ref: Source) -> Digest:
         """The package digest behind a version, a ``runs:/`` model or a digest reference."""
@@ -259,13 +264,13 @@ class Models:
     # -- changing --------------------------------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: int, *, reason: str | None = None) -> ModelVersion:
         """Point ``alias`` at ``version`` (creating or moving it) and record who moved it, from where, why."""
-        check_name(name, "Model name")
+        name = model_name(name)
         self._metadata.aliases.set(name, check_name(alias, "Alias"), version, actor=current_user(), reason=reason)
         return self._metadata.models.get_version(name, version)
 
     def delete_alias(self, name: str, alias: str, *, reason: str | None = None) -> HistoryEntry | None:
         """Remove an alias (idempotent); the removal is recorded."""
-        return self._metadata.aliases.delete(check_name(name, "Model name"), alias, actor=current_user(), reason=reason)
+        return self._metadata.aliases.delete(model_name(name), alias, actor=current_user(), reason=reason)
 
     def set_tag(self, ref: str, key: str, value: object, *, reason: str | None = None) -> HistoryEntry:
         """Tag a model (``churn``) or a version (``churn/3``)."""
@@ -293,7 +298,8 @@ class Models:
         reason: str | None = None,
         needs_version: bool = False,
     ) -> HistoryEntry:
-        name, version = parse_ref(ref) if ("/" in ref or "@" in ref) else (check_name(ref, "Model name"), None)
+        names_version = "/" in ref.removeprefix("models:/") or "@" in ref
+        name, version = parse_ref(ref) if names_version else (model_name(ref), None)
         if isinstance(version, str):
             version = self._metadata.models.get_version(name, version).version
         if needs_version and version is None:
@@ -317,7 +323,7 @@ class Models:
                 f"{sorted(model.aliases) or '(none)'}; nothing was deleted.",
                 hint="Pass confirm=True (CLI: --yes) to delete it.",
             )
-        self._metadata.models.delete_model(check_name(name, "Model name"), actor=current_user(), reason=reason)
+        self._metadata.models.delete_model(model_name(name), actor=current_user(), reason=reason)
 
     def trust(self, ref: str, *, reason: str) -> TrustGrant:
         """Trust one package to load with a code-executing format; bound to its digest, recorded with who and why."""

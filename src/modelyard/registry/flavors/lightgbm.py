@@ -19,6 +19,13 @@ Limits:
       model given integer codes (``categorical_feature=[...]``) needs the same codes. String columns in the
       input are cast to ``category`` where the model expects a categorical feature.
     * Without a DataFrame example only the text's feature names (whitespace replaced) are known.
+    * LightGBM trusts the text: a tree index out of range crashes the process when it predicts, and a format
+      error inside its (OpenMP) tree parser aborts it. So ``load`` checks the text as LightGBM 4 writes it
+      before LightGBM sees it and refuses anything else: the header (``version=v4``, ``num_class`` equal to
+      ``num_tree_per_iteration``, ``max_feature_idx`` against the feature lists, the objective's
+      ``num_class``), ``tree_sizes`` against each ``Tree=N`` block's byte length, every tree
+      (``boosted_trees.check_lightgbm_tree``, linear trees included), the ``parameters:`` lines and
+      ``pandas_categorical``. A model holding NaN or infinite numbers is refused.
 """
 
 from __future__ import annotations
@@ -27,8 +34,11 @@ import math
 import re
 from typing import Any
 
+import orjson
+
 from modelyard.errors import InvalidInputError, UnsafeModelError
 from modelyard.registry.flavors.base import NativeModel, PackageFiles, Saved, qualified_name
+from modelyard.registry.flavors.boosted_trees import Refuse, check_lightgbm_block, numbers, refuser
 
 __all__ = ["LightGBMFlavor"]
 
@@ -40,6 +50,18 @@ _WRAPPERS = {
     "lightgbm.sklearn.LGBMRanker": "ranker",
 }
 _ALLOWED = frozenset(_WRAPPERS.values())
+_COUNTS = ("num_class", "num_tree_per_iteration", "label_index", "max_feature_idx")
+_HEADER = frozenset(
+    {*_COUNTS, "version", "objective", "feature_names", "feature_infos", "monotone_constraints", "tree_sizes"}
+)
+_OBJECTIVE = re.compile(r"[a-z][a-z0-9_]*(?: [a-z][a-z0-9_]*(?::[-+.\w]+)?)*")
+_OBJECTIVES = frozenset(
+    {"regression", "regression_l1", "huber", "fair", "poisson", "quantile", "mape", "gamma", "tweedie", "binary"}
+    | {"multiclass", "multiclassova", "cross_entropy", "cross_entropy_lambda", "lambdarank", "rank_xendcg", "custom"}
+)
+# LightGBM splits each at ':' and reads the second part unchecked, then Python parses them as JSON: one level of
+# brackets at most (lists of lists are written as "[0,1],[2]"), so json.loads cannot recurse without bound.
+_PARAMETER = re.compile(r"\[\w+: (?:[^\[\]\n]|\[[^\[\]\n]*\])*\]")
 
 
 def _lightgbm() -> Any:
@@ -221,7 +243,8 @@ class LightGBMFlavor:
         """Rebuild a ``lightgbm.Booster`` from the text and wrap it as the options say.
 
         Raises:
-            UnsafeModelError: options outside the allow-list or of the wrong shape, or unreadable model text.
+            UnsafeModelError: options outside the allow-list or of the wrong shape, or model text that is
+                unreadable or fails a check (see the module docstring).
         """
         what = f"The LightGBM package {files.manifest.model_class}"
         options = files.manifest.options
@@ -232,11 +255,11 @@ class LightGBMFlavor:
                 hint="The package was not written by modelyard's lightgbm flavor or was altered; log the model again.",
             )
         names = _checked_names(options.get("feature_names"), what)
-        data = files.read(_FILE)
+        text = _checked_text(files.read(_FILE), what)
         lgb = _lightgbm()
         try:
-            booster = lgb.Booster(model_str=data.decode("utf-8"))
-        except (lgb.basic.LightGBMError, UnicodeDecodeError, ValueError) as exc:
+            booster = lgb.Booster(model_str=text)
+        except (lgb.basic.LightGBMError, ValueError) as exc:
             raise UnsafeModelError(
                 f"{what} holds model text LightGBM cannot read: {exc}", hint="Log it again."
             ) from exc
@@ -270,3 +293,102 @@ def _checked_classes(value: object, booster: Any, what: str) -> list[Any]:
         f"{what} has classes {value!r}; expected {expected} distinct labels for this model. Nothing was loaded.",
         hint="Log the model again.",
     )
+
+
+# -- the model text, checked before LightGBM reads it ---------------------------------------------------------
+def _unreadable(what: str, problem: str) -> UnsafeModelError:
+    return UnsafeModelError(
+        f"{what} holds model text LightGBM cannot read: {problem}. Nothing was loaded.", hint="Log it again."
+    )
+
+
+def _checked_text(data: bytes, what: str) -> str:
+    """The model text, once every part LightGBM parses has passed the checks in the module docstring."""
+    refuse = refuser(what, "LightGBM")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _unreadable(what, "it is not UTF-8") from exc
+    lines = text.split("\n")
+    if lines[0] != "tree":
+        raise _unreadable(what, "it does not start with the line 'tree'")
+    if "\r" in text or "\x00" in text:  # LightGBM ends lines at either, our split would not
+        raise refuse("the file holds a carriage return or NUL character")
+    sizes, n_features = _checked_header(lines, refuse)
+    position = data.find(b"\nTree=") + 1  # the header holds no line starting with Tree=
+    for index, size in enumerate(sizes):
+        check_lightgbm_block(data[position : position + size], size, index, n_features=n_features, refuse=refuse)
+        position += size
+    if not data.startswith(b"end of trees\n", position):
+        raise refuse("the file has tree_sizes that do not end where its trees end")
+    _check_tail(text, data[position:].decode(), refuse)
+    return text
+
+
+def _checked_header(lines: list[str], refuse: Refuse) -> tuple[list[int], int]:
+    """The header's tree sizes and number of features, once its fields are checked."""
+    header: dict[str, str] = {}
+    for line in lines[1 : next((i for i, line in enumerate(lines) if line.startswith("Tree=")), len(lines))]:
+        key, sep, value = line.partition("=")
+        free = key in ("feature_names", "monotone_constraints")  # LightGBM keeps a '=' in these values
+        if (
+            line != "average_output"
+            and line
+            and (key in header or key not in _HEADER or not sep or ("=" in value and not free))
+        ):
+            raise refuse(f"the file has a header line {line[:60]!r} LightGBM would misread")
+        if line:
+            header[key] = value
+    missing = sorted({*_COUNTS, "version", "feature_names", "feature_infos", "tree_sizes"} - header.keys())
+    if missing or header["version"] != "v4":
+        raise refuse(
+            f"the file lacks {missing[0]}" if missing else f"the file has version {header['version']!r}, not v4"
+        )
+    n_class, per_iteration, _, last = (
+        numbers(header[k], k, "int", refuse, count=1, bounds=(0, 2**31))[0] for k in _COUNTS
+    )
+    sizes = numbers(
+        header["tree_sizes"], "tree_sizes", "int", refuse, count=len(header["tree_sizes"].split()), bounds=(1, 2**40)
+    )
+    if n_class < 1 or per_iteration != n_class or not sizes or len(sizes) % per_iteration:
+        raise refuse(f"the file has {n_class} classes, {per_iteration} trees per iteration and {len(sizes)} trees")
+    for key in ("feature_names", "feature_infos", "monotone_constraints"):
+        if key in header and len(header[key].split(" ")) - header[key].split(" ").count("") != last + 1:
+            raise refuse(f"the file has {key} for another number of features than max_feature_idx + 1")
+    if "monotone_constraints" in header:
+        numbers(header["monotone_constraints"], "monotone_constraints", "int", refuse, count=last + 1, bounds=(-1, 2))
+    _check_objective(header.get("objective"), n_class, refuse)
+    return sizes, last + 1
+
+
+def _check_objective(objective: str | None, n_class: int, refuse: Refuse) -> None:
+    if objective is None:
+        return
+    name, *options = objective.split(" ")
+    if _OBJECTIVE.fullmatch(objective) is None or name not in _OBJECTIVES:
+        raise refuse(f"the file has objective {objective[:60]!r}, which LightGBM does not define")
+    classes = {k: v for k, _, v in (option.partition(":") for option in options)}.get("num_class")
+    multiclass = name in ("multiclass", "multiclassova")  # their output transform walks num_class outputs
+    if (classes != str(n_class)) if multiclass else (n_class != 1 and name != "custom"):
+        raise refuse(f"the file has objective {objective!r} for a model with {n_class} classes")
+
+
+def _check_tail(text: str, tail: str, refuse: Refuse) -> None:
+    """The ``parameters:`` lines LightGBM parses, and the ``pandas_categorical`` line Python reads."""
+    lines = tail.split("\n")
+    if "parameters:" in lines:
+        start = lines.index("parameters:") + 1
+        end = lines.index("end of parameters", start) if "end of parameters" in lines[start:] else -1
+        if end < 0 or any(line and _PARAMETER.fullmatch(line) is None for line in lines[start:end]):
+            raise refuse("the file has a parameters section LightGBM would misread")
+    key = "pandas_categorical:"
+    last = text[text.rfind("\n", 0, -len(key)) :].strip()  # as lightgbm.basic._load_pandas_categorical finds it
+    if not last.startswith(key):
+        return
+    try:
+        value = orjson.loads(last[len(key) :])
+    except orjson.JSONDecodeError:
+        value = {}
+    lists = isinstance(value, list) and all(isinstance(c, list) for c in value)
+    if value is not None and not (lists and all(isinstance(v, str | int | float) for c in value for v in c)):
+        raise refuse("the file has a pandas_categorical line that is not a list of category lists")

@@ -94,7 +94,3 @@ def model_modules(model: object) -> tuple[str, ...]:
     """Modules of the model's class and its bases (for requirements)."""
     return tuple(sorted({kind.__module__ for kind in type(model).__mro__ if kind.__module__ != "builtins"}))
 
-
-def class_modules(model: object) -> frozenset[str]:
-    """Top-level package names of the model's class and its bases."""
-    return frozenset(module.partition(".")[0] for module in model_modules(model))

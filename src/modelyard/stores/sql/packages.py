@@ -89,12 +89,6 @@ class SqlPackageRepository:
             found = conn.execute(select(m.package_digest).where(m.run_id == run_id, m.name == name)).scalar()
         return None if found is None else Digest.parse(found)
 
-    def names_for_run(self, run_id: RunId) -> builtins.list[str]:
-        """Every name a run logged a model under (for error messages)."""
-        m = t.run_models.c
-        with self._db.read() as conn:
-            return [row.name for row in conn.execute(select(m.name).where(m.run_id == run_id).order_by(m.name))]
-
     def trust(self, grant: TrustGrant) -> None:
         """Record (or replace) a package's trust grant."""
         values = {

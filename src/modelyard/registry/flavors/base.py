@@ -93,4 +93,3 @@ def qualified_name(kind: type) -> str:
 def model_modules(model: object) -> tuple[str, ...]:
     """Modules of the model's class and its bases (for requirements)."""
     return tuple(sorted({kind.__module__ for kind in type(model).__mro__ if kind.__module__ != "builtins"}))
-

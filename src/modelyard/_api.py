@@ -341,7 +341,7 @@ datasets = DatasetsAPI()
 # -- models ------------------------------------------------------------------------------------------------------
 def log_model(
     model: object,
-    name: str = "model",
+    name: str | None = "model",
     *,
     flavor: str | None = None,
     signature: Signature | None = None,
@@ -358,7 +358,7 @@ def log_model(
 
     Args:
         model: the fitted model.
-        name: its name inside the run (``runs:/<run id>/<name>``).
+        name: its name inside the run (``runs:/<run id>/<name>``); None means ``"model"``.
         flavor: force a flavor instead of detecting it.
         signature: the input/output schema (default: inferred from ``input_example``).
         input_example: a few rows of training input (DataFrame, array, records); stored with the package.

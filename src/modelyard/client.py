@@ -274,7 +274,7 @@ class Client:
     def log_model(
         self,
         model: object,
-        name: str = "model",
+        name: str | None = "model",
         *,
         flavor: str | None = None,
         signature: Signature | None = None,
@@ -289,7 +289,7 @@ class Client:
         info = self.models.packages.log(
             model,
             run_id=run_id,
-            name=check_name(name, "Model name"),
+            name=check_name(name or "model", "Model name"),
             flavor=flavor,
             signature=signature,
             input_example=input_example,
@@ -301,7 +301,7 @@ class Client:
         manifest = self.models.packages.manifest(info.digest)
         files = {**manifest.files, **{f: spec for rep in manifest.representations for f, spec in rep.files.items()}}
         entries = [
-            ArtifactEntry(path=f"{name}/{file}", digest=Digest.parse(spec.digest), size_bytes=spec.size_bytes)
+            ArtifactEntry(path=f"{info.name}/{file}", digest=Digest.parse(spec.digest), size_bytes=spec.size_bytes)
             for file, spec in sorted(files.items())
         ]
         self.metadata.runs.add_artifacts(run_id, entries)

@@ -106,3 +106,26 @@ def run_json(python: Path, script: Path, args: list[str], timeout_s: float) -> d
     if not isinstance(result, dict):
         raise RuntimeError(f"{script.name}'s last stdout line is JSON but not an object: {lines[-1][:200]!r}")
     return result
+
+
+def write_report(
+    path: Path, benchmark: str, *, started: float, machine: dict[str, Any] | None = None, **parts: Any
+) -> None:
+    """Write a benchmark's ``--json`` report: the command, the machine, ``parts`` (sizes, figures, both sides)."""
+    import platform
+
+    report = {
+        "benchmark": benchmark,
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            **(machine or {}),
+        },
+        **parts,
+        "wall_s": time.perf_counter() - started,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1))
+    _log(f"results written to {path}")

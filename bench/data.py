@@ -54,7 +54,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from _anchor import BENCH_DIR, WORK_DIR, ensure_venv, run_json
+from _anchor import BENCH_DIR, WORK_DIR, ensure_venv, run_json, write_report
 from anchors.dvc_data import DVC_PACKAGES
 from rich.console import Console
 from rich.markup import escape
@@ -1301,25 +1301,17 @@ def main(argv: list[str] | None = None) -> int:
     rows = compare(dvc, mine, sizes)
     print_table(rows, dvc, mine, load)
     if args.json:
-        report = {
-            "benchmark": "data",
-            "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-                "load_average_start_end": load,
-            },
-            "sizes": asdict(sizes),
-            "source": str(source.root),
-            "figures": rows,
-            "dvc": dvc,
-            "modelyard": mine,
-            "wall_s": time.perf_counter() - started,
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1))
-        _log(f"results written to {args.json}")
+        write_report(
+            args.json,
+            "data",
+            started=started,
+            machine={"load_average_start_end": load},
+            sizes=asdict(sizes),
+            source=str(source.root),
+            figures=rows,
+            dvc=dvc,
+            modelyard=mine,
+        )
     return 1 if failed else 0
 
 

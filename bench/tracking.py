@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import shutil
 import statistics
@@ -36,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _anchor import BENCH_DIR, WORK_DIR, ensure_venv, run_json
+from _anchor import BENCH_DIR, WORK_DIR, ensure_venv, run_json, write_report
 from rich.console import Console
 from rich.table import Table
 
@@ -514,23 +513,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = compare(mlflow, mine)
     print_table(rows, mlflow, mine)
     if args.json:
-        report = {
-            "benchmark": "tracking",
-            "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-            },
-            "sizes": asdict(sizes),
-            "figures": rows,
-            "mlflow": mlflow,
-            "modelyard": mine,
-            "wall_s": time.perf_counter() - started,
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1))
-        _log(f"results written to {args.json}")
+        write_report(
+            args.json, "tracking", started=started, sizes=asdict(sizes), figures=rows, mlflow=mlflow, modelyard=mine
+        )
     return 1 if failed else 0
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import pytest
 from modelyard.client import Client
 from modelyard.config import resolve_settings
 from modelyard.stores.maintenance import fsck, gc
-from tests.fixtures.crashes import kill_trials, trials
+from tests.fixtures.crashes import kill_trials, run_together, trials
 
 pytestmark = pytest.mark.slow
 
@@ -38,22 +35,8 @@ client.close()
 def _race(uri: str, artifacts: str, tmp_path: Path, *, same: bool, workers: int = 16) -> list[dict[str, object]]:
     with Client(settings=resolve_settings(uri, artifacts=artifacts, env={})) as first:
         first.metadata.datasets.ensure("shared")
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _COMMITTER, uri, artifacts, str(w), str(tmp_path / f"w{w}"), "1" if same else "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for w in range(workers)
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
-        assert "database is locked" not in err
-        results.append(json.loads(out))
-    return results
+    flag = "1" if same else "0"
+    return run_together(_COMMITTER, [[uri, artifacts, str(w), str(tmp_path / f"w{w}"), flag] for w in range(workers)])
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +12,7 @@ import pytest
 from modelyard.client import Client
 from modelyard.config import resolve_settings
 from modelyard.stores.maintenance import fsck
-from tests.fixtures.crashes import kill_trials, trials
+from tests.fixtures.crashes import kill_trials, run_together, trials
 
 pytestmark = pytest.mark.slow
 
@@ -48,21 +45,7 @@ def _setup(uri: str, artifacts: str) -> str:
 
 
 def _race(uri: str, artifacts: str, source: str, mode: str, workers: int) -> list[list[int]]:
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WORKER, uri, artifacts, source, str(w), mode],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for w in range(workers)
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
-        results.append(json.loads(out))
-    return results
+    return run_together(_WORKER, [[uri, artifacts, source, str(w), mode] for w in range(workers)])
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

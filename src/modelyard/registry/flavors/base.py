@@ -8,12 +8,24 @@ writes: ``safe_formats`` cannot run code when loaded; ``code_formats`` (pickle) 
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from modelyard.errors import InvalidInputError
 from modelyard.registry.models import PackageManifest
 
-__all__ = ["Flavor", "NativeModel", "PackageFiles", "Saved", "model_modules", "qualified_name"]
+__all__ = [
+    "Flavor",
+    "NativeModel",
+    "PackageFiles",
+    "Saved",
+    "model_modules",
+    "qualified_name",
+    "require",
+    "wrapper_of",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,3 +105,28 @@ def qualified_name(kind: type) -> str:
 def model_modules(model: object) -> tuple[str, ...]:
     """Modules of the model's class and its bases (for requirements)."""
     return tuple(sorted({kind.__module__ for kind in type(model).__mro__ if kind.__module__ != "builtins"}))
+
+
+def require(module: str, *, extra: str, models: str) -> Any:
+    """Import the library a flavor needs, or say which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise InvalidInputError(
+            f"{module.partition('.')[0]} is not installed, so {models} models cannot be stored or loaded.",
+            hint=f"pip install 'modelyard[{extra}]'.",
+        ) from exc
+
+
+def wrapper_of(model: object, package: str, wrappers: Mapping[str, str]) -> str | None:
+    """The short name of a library's own model class (``wrappers``: qualified name -> short name), or None.
+
+    Only classes from ``package`` count: a user's subclass would lose its own methods when rebuilt.
+    """
+    if not type(model).__module__.startswith(f"{package}."):
+        return None
+    for kind in type(model).__mro__:
+        found = wrappers.get(qualified_name(kind))
+        if found is not None:
+            return found
+    return None

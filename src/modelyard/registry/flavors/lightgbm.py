@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from modelyard.errors import InvalidInputError, UnsafeModelError
-from modelyard.registry.flavors.base import NativeModel, PackageFiles, Saved, qualified_name
+from modelyard.registry.flavors.base import NativeModel, PackageFiles, Saved, qualified_name, require, wrapper_of
 from modelyard.registry.flavors.boosted_trees import Refuse, check_lightgbm_block, numbers, refuser
 
 __all__ = ["LightGBMFlavor"]
@@ -65,25 +65,11 @@ _PARAMETER = re.compile(r"\[\w+: (?:[^\[\]\n]|\[[^\[\]\n]*\])*\]")
 
 
 def _lightgbm() -> Any:
-    try:
-        import lightgbm
-    except ImportError as exc:
-        raise InvalidInputError(
-            "lightgbm is not installed, so LightGBM models cannot be stored or loaded.",
-            hint="pip install 'modelyard[lightgbm]'.",
-        ) from exc
-    return lightgbm
+    return require("lightgbm", extra="lightgbm", models="LightGBM")
 
 
 def _wrapper_of(model: object) -> str | None:
-    """The short wrapper name of a LightGBM model; None for anything else (a user subclass included)."""
-    if not type(model).__module__.startswith("lightgbm."):
-        return None
-    for kind in type(model).__mro__:
-        found = _WRAPPERS.get(qualified_name(kind))
-        if found is not None:
-            return found
-    return None
+    return wrapper_of(model, "lightgbm", _WRAPPERS)
 
 
 def _label(value: object) -> bool | int | float | str:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelyard.errors import InvalidInputError, UnsafeModelError
-from modelyard.registry.flavors.base import NativeModel, PackageFiles, Saved, qualified_name
+from modelyard.registry.flavors.base import NativeModel, PackageFiles, Saved, qualified_name, require
 
 __all__ = ["OnnxFlavor", "export_sklearn", "parity"]
 
@@ -50,15 +50,7 @@ _ORT_ERRORS = ("Fail", "InvalidArgument", "InvalidGraph", "InvalidProtobuf", "No
 
 
 def _import(name: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise InvalidInputError(
-            f"{name} is not installed, so ONNX models cannot be stored, exported or loaded.",
-            hint="pip install 'modelyard[onnx]'.",
-        ) from exc
+    return require(name, extra="onnx", models="ONNX")
 
 
 def _ort_errors(ort: Any) -> tuple[type[Exception], ...]:

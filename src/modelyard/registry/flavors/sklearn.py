@@ -13,7 +13,7 @@ from typing import Any
 
 from modelyard.errors import InvalidInputError, UnsafeModelError
 from modelyard.registry.flavors import pickled
-from modelyard.registry.flavors.base import NativeModel, PackageFiles, Saved, model_modules, qualified_name
+from modelyard.registry.flavors.base import NativeModel, PackageFiles, Saved, model_modules, qualified_name, require
 from modelyard.registry.flavors.trees import check_trees
 
 __all__ = ["SklearnFlavor"]
@@ -33,14 +33,7 @@ def _is_sklearn(model: object) -> bool:
 
 
 def _skops() -> Any:
-    try:
-        import skops.io
-    except ImportError as exc:
-        raise InvalidInputError(
-            "skops is not installed, so scikit-learn models cannot be stored or loaded safely.",
-            hint="pip install 'modelyard[sklearn]'.",
-        ) from exc
-    return skops.io
+    return require("skops.io", extra="sklearn", models="scikit-learn")
 
 
 def _modules(model: object) -> tuple[str, ...]:

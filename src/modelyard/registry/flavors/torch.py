@@ -33,7 +33,7 @@ import zipfile
 from typing import Any
 
 from modelyard.errors import InvalidInputError, UnsafeModelError
-from modelyard.registry.flavors.base import NativeModel, PackageFiles, Saved, qualified_name
+from modelyard.registry.flavors.base import NativeModel, PackageFiles, Saved, qualified_name, require
 
 __all__ = ["TorchFlavor"]
 
@@ -44,14 +44,7 @@ _MAX_DEFLATED_BYTES = 64 * 2**20
 
 
 def _torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:
-        raise InvalidInputError(
-            "torch is not installed, so PyTorch models cannot be stored or loaded.",
-            hint="pip install 'modelyard[torch]'.",
-        ) from exc
-    return torch
+    return require("torch", extra="torch", models="PyTorch")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from modelyard.errors import InvalidInputError, UnsafeModelError
-from modelyard.registry.flavors.base import NativeModel, PackageFiles, Saved, qualified_name
+from modelyard.registry.flavors.base import NativeModel, PackageFiles, Saved, qualified_name, require, wrapper_of
 from modelyard.registry.flavors.boosted_trees import (
     MAX_XGBOOST_FEATURES,
     Refuse,
@@ -64,25 +64,11 @@ _ALLOWED = frozenset(_WRAPPERS.values())
 
 
 def _xgboost() -> Any:
-    try:
-        import xgboost
-    except ImportError as exc:
-        raise InvalidInputError(
-            "xgboost is not installed, so XGBoost models cannot be stored or loaded.",
-            hint="pip install 'modelyard[xgboost]'.",
-        ) from exc
-    return xgboost
+    return require("xgboost", extra="xgboost", models="XGBoost")
 
 
 def _wrapper_of(model: object) -> str | None:
-    """The short wrapper name of an XGBoost model; None for anything else (a user subclass included)."""
-    if not type(model).__module__.startswith("xgboost."):
-        return None
-    for kind in type(model).__mro__:
-        found = _WRAPPERS.get(qualified_name(kind))
-        if found is not None:
-            return found
-    return None
+    return wrapper_of(model, "xgboost", _WRAPPERS)
 
 
 def _is_frame(data: object) -> bool:

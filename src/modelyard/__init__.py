@@ -21,6 +21,7 @@ _LAZY = {
     "DatasetVersion": "modelyard.data.models",
     "Experiment": "modelyard.tracking.models",
     "ModelVersion": "modelyard.registry.models",
+    "PipelineRun": "modelyard.pipelines.models",
     "Predictor": "modelyard.registry.packages",
     "Run": "modelyard.tracking.models",
     "RunPage": "modelyard.tracking.models",
@@ -45,12 +46,14 @@ _LAZY = {
     "log_param": "modelyard._api",
     "log_params": "modelyard._api",
     "models": "modelyard._api",
+    "pipeline": "modelyard._api",
     "register_model": "modelyard._api",
     "search_runs": "modelyard._api",
     "set_alias": "modelyard._api",
     "set_tag": "modelyard._api",
     "set_tags": "modelyard._api",
     "start_run": "modelyard._api",
+    "step": "modelyard.pipelines.steps",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
@@ -114,6 +117,9 @@ if TYPE_CHECKING:
         models as models,
     )
     from modelyard._api import (
+        pipeline as pipeline,
+    )
+    from modelyard._api import (
         register_model as register_model,
     )
     from modelyard._api import (
@@ -139,6 +145,12 @@ if TYPE_CHECKING:
     )
     from modelyard.integrations.sklearn import (
         autolog as autolog,
+    )
+    from modelyard.pipelines.models import (
+        PipelineRun as PipelineRun,
+    )
+    from modelyard.pipelines.steps import (
+        step as step,
     )
     from modelyard.registry.models import (
         ModelVersion as ModelVersion,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, overload
 
 from modelyard import _context
 
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
         TagEvent,
         WorkStatus,
     )
+    from modelyard.pipelines.definitions import Pipeline
+    from modelyard.pipelines.outputs import Serializer
     from modelyard.registry.models import (
         Event,
         HistoryEntry,
@@ -83,8 +85,9 @@ def start_run(
     name: str | None = None,
     tags: Mapping[str, object] | None = None,
     parent: str | ActiveRun | Run | None = None,
+    run_id: str | None = None,
 ) -> ActiveRun:
-    """Start a run; use it as a context manager so it always ends.
+    """Start a run (or continue a RUNNING one); use it as a context manager so it always ends.
 
     A run started while another is active in this context becomes its child. Leaving the ``with`` block
     ends the run as FINISHED, or FAILED when an exception escapes (KILLED on Ctrl-C), after writing every
@@ -95,6 +98,8 @@ def start_run(
         name: a display name (default ``run-<id prefix>``).
         tags: initial tags.
         parent: parent run (id or record) for nested runs.
+        run_id: continue this RUNNING run instead of starting one (another process started it, e.g. a
+            pipeline runner's worker). Changed in 0.1.
 
     Returns:
         The active run; ``run.id`` is its id.
@@ -106,7 +111,7 @@ def start_run(
 
     Added in 0.1.
     """
-    return current_client().start_run(experiment, name=name, tags=tags, parent=parent)
+    return current_client().start_run(experiment, name=name, tags=tags, parent=parent, run_id=run_id)
 
 
 def end_run(status: RunStatus | str = "FINISHED") -> Run:
@@ -532,3 +537,59 @@ class EventsAPI:
 
 
 events = EventsAPI()
+
+
+@overload
+def pipeline(function: Callable[..., object], /) -> Pipeline: ...
+
+
+@overload
+def pipeline(
+    *,
+    name: str | None = None,
+    serializers: Sequence[Serializer] = (),
+    record_types: Sequence[type] = (),
+    config: str | os.PathLike[str] | None = None,
+) -> Callable[[Callable[..., object]], Pipeline]: ...
+
+
+def pipeline(
+    function: Callable[..., object] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    serializers: Sequence[Serializer] = (),
+    record_types: Sequence[type] = (),
+    config: str | os.PathLike[str] | None = None,
+) -> Pipeline | Callable[[Callable[..., object]], Pipeline]:
+    """Make a function that calls steps a pipeline; ``pipeline.run(**params)`` runs it on the current client.
+
+    The graph follows the data: a step's output passed to another step is an edge. Calling the function
+    traces it (steps record themselves, nothing runs), so it must only call steps and pass their outputs on.
+
+    Args:
+        function: the pipeline function; its parameters are the pipeline's parameters.
+        name: the pipeline's name (default: the function's); runs are tracked in an experiment of that name.
+        serializers: extra output serializers for types modelyard does not store itself.
+        record_types: your record classes (``to_json``/``from_json``) to store as JSON outputs.
+        config: a default config file (TOML, YAML or JSON): pipeline params at the top level, a table per step.
+
+    Returns:
+        A ``Pipeline``: ``.run(...)`` returns a ``PipelineRun``; ``.graph()`` the checked graph.
+
+    Example:
+        >>> @my.pipeline
+        ... def training(data: str = "flights@q1", max_depth: int = 8):
+        ...     frame = load(data)
+        ...     model = train(frame, max_depth=max_depth)
+        ...     evaluate(model, frame)
+        >>> run = training.run(max_depth=10)  # doctest: +SKIP
+
+    Added in 0.1.
+    """
+    from modelyard.pipelines.definitions import pipeline as define
+
+    return define(  # type: ignore[call-overload, no-any-return]
+        function, name=name, serializers=serializers, record_types=record_types,
+        config=None if config is None else os.fspath(config), connect=current_client,
+    )  # fmt: skip

@@ -16,3 +16,8 @@ run_stack: ContextVar[tuple[ActiveRun, ...]] = ContextVar("modelyard_runs", defa
 # thread that logs without a client of its own then talks to the store the program connected to, not to a
 # fresh default. This is the single exception to "two context variables" (see docs/design.md).
 process_client: list[Client] = []
+
+# While a `@pipeline` function is being traced, calling a step records it in this graph builder instead of
+# running it. Steps are plain functions the rest of the time; a context variable (not an argument) keeps the
+# user's pipeline code free of plumbing. See docs/design.md, "Pipelines are traced".
+tracing: ContextVar[object | None] = ContextVar("modelyard_pipeline_tracing", default=None)

@@ -21,8 +21,9 @@ from modelyard import _context
 from modelyard.config import Settings, resolve_settings
 from modelyard.data.datasets import Datasets
 from modelyard.data.models import DatasetVersion, LineageEntry
-from modelyard.errors import ConfigError, InvalidInputError, NoActiveRunError
+from modelyard.errors import ConfigError, ConflictError, InvalidInputError, NoActiveRunError
 from modelyard.ids import Digest, RunId, check_name
+from modelyard.pipelines.runs import Pipelines
 from modelyard.registry.events import Events
 from modelyard.registry.flavors import default_flavors
 from modelyard.registry.loading import Loaders
@@ -120,6 +121,7 @@ class Client:
             self.loaders.register(flavor)
         self.models = Models(self.metadata, Packages(self.metadata, self.artifacts, self.loaders), self._lineage_of)
         self.events = Events(self.metadata)
+        self.pipelines = Pipelines(self)
         self._recorded_uses: set[tuple[str, str, str]] = set()
         self._open_runs: dict[RunId, ActiveRun] = {}
         self._exit_state: dict[str, bool] = {}
@@ -159,9 +161,12 @@ class Client:
         name: str | None = None,
         tags: Mapping[str, object] | None = None,
         parent: str | ActiveRun | Run | None = None,
+        run_id: str | None = None,
     ) -> ActiveRun:
         """Start a run and make it the current run of this context (see ``modelyard.start_run``)."""
         stack = _context.run_stack.get()
+        if run_id is not None:
+            return self._continue_run(RunId(run_id), stack)
         if parent is None and stack:
             parent = stack[-1]
         parent_id = None if parent is None else RunId(parent if isinstance(parent, str) else parent.id)
@@ -169,6 +174,36 @@ class Client:
             experiment = stack[-1].experiment_name if stack else "default"
         run = self._tracker.create_run(experiment, name=name, tags=tags, parent_id=parent_id)
         active = ActiveRun(run, self._on_run_exit)
+        self._open_runs[active.id] = active
+        _context.run_stack.set((*stack, active))
+        return active
+
+    def create_run(
+        self,
+        experiment: str,
+        *,
+        name: str | None = None,
+        tags: Mapping[str, object] | None = None,
+        params: Mapping[str, object] | None = None,
+        parent: str | None = None,
+    ) -> Run:
+        """Create a RUNNING run without making it current (another process may continue it by id)."""
+        run = self._tracker.create_run(
+            experiment, name=name, tags=tags, parent_id=None if parent is None else RunId(parent)
+        )
+        if params:
+            self._tracker.log_params(ActiveRun(run, self._on_run_exit), params)
+        return run
+
+    def _continue_run(self, run_id: RunId, stack: tuple[ActiveRun, ...]) -> ActiveRun:
+        run = self._tracker.get_run(run_id)
+        if run.status.is_terminal:
+            raise ConflictError(
+                f"Run {run_id} has ended ({run.status}); only a RUNNING run can be continued.",
+                hint="Start a new run, or a child run with parent=...",
+            )
+        active = ActiveRun(run, self._on_run_exit)
+        active.logged_params.update(run.params)
         self._open_runs[active.id] = active
         _context.run_stack.set((*stack, active))
         return active
@@ -230,6 +265,10 @@ class Client:
     def set_tags(self, tags: Mapping[str, object] | None = None, /, **kwargs: object) -> None:
         """Set tags of the current run."""
         self._tracker.set_tags(self._active().id, merged(tags, kwargs, "tags"))
+
+    def set_run_tags(self, run_id: str, tags: Mapping[str, object]) -> None:
+        """Set tags of any run by id (the current run's tags: ``set_tags``)."""
+        self._tracker.set_tags(RunId(run_id), tags)
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> list[ArtifactEntry]:
         """Store a file or folder with the current run, under ``name`` (default: its own name)."""

@@ -12,6 +12,10 @@ The tree (each class has a stable ``code``; ``docs/errors.md`` has one section p
     │   └── UnsafeModelError            code="unsafe-model"
     ├── NoActiveRunError                code="no-active-run"
     ├── DataTestsFailedError            code="data-tests-failed"
+    ├── PipelineError                   code="pipeline"
+    │   ├── CycleError                  code="cycle"
+    │   ├── StepFailedError             code="step-failed"
+    │   └── GateFailedError             code="gate-failed"
     └── StoreError                      code="store"
         ├── StoreUnavailableError       code="store-unavailable"
         └── IntegrityError              code="integrity"
@@ -29,12 +33,16 @@ __all__ = [
     "AlreadyExistsError",
     "ConfigError",
     "ConflictError",
+    "CycleError",
     "DataTestsFailedError",
+    "GateFailedError",
     "IntegrityError",
     "InvalidInputError",
     "ModelyardError",
     "NoActiveRunError",
     "NotFoundError",
+    "PipelineError",
+    "StepFailedError",
     "StoreError",
     "StoreUnavailableError",
     "UnsafeModelError",
@@ -112,6 +120,41 @@ class DataTestsFailedError(ModelyardError):
 
     def __init__(self, message: str, *, report: object = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
+        self.report = report
+
+
+class PipelineError(ModelyardError):
+    """A pipeline is defined wrongly (a missing input, a type mismatch) or its run failed.
+
+    ``run`` holds the pipeline run record when the error ends a run (see ``modelyard.pipelines.PipelineRun``).
+    """
+
+    code = "pipeline"
+
+    def __init__(self, message: str, *, hint: str | None = None, run: object = None) -> None:
+        super().__init__(message, hint=hint)
+        self.run = run
+
+
+class CycleError(PipelineError):
+    """The steps of a pipeline depend on each other in a cycle."""
+
+    code = "cycle"
+
+
+class StepFailedError(PipelineError):
+    """A step raised, timed out or lost its worker after every retry; the run can be resumed from it."""
+
+    code = "step-failed"
+
+
+class GateFailedError(PipelineError):
+    """A quality gate (post-train model checks) failed; ``report`` holds every check's result."""
+
+    code = "gate-failed"
+
+    def __init__(self, message: str, *, hint: str | None = None, run: object = None, report: object = None) -> None:
+        super().__init__(message, hint=hint, run=run)
         self.report = report
 
 

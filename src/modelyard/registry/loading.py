@@ -119,10 +119,17 @@ class Loaders:
             )
         return chosen, saved
 
-    def _detect(self, model: object) -> Flavor:
+    def find_flavor(self, model: object) -> Flavor | None:
+        """The first registered flavor that recognises ``model``, or None."""
         for candidate in self._flavors.values():
             if candidate.detect(model):
                 return candidate
+        return None
+
+    def _detect(self, model: object) -> Flavor:
+        found = self.find_flavor(model)
+        if found is not None:
+            return found
         raise InvalidInputError(
             f"modelyard has no flavor for a {type(model).__module__}.{type(model).__qualname__}.",
             hint=f"Log a model of a known flavor ({sorted(self._flavors)}), or an object with a predict method.",

@@ -23,6 +23,7 @@ from modelyard.data.models import (
     TagEvent,
 )
 from modelyard.ids import DatasetVersionId, Digest, RunId
+from modelyard.pipelines.models import CacheEntry
 from modelyard.registry.models import (
     Event,
     HistoryEntry,
@@ -62,6 +63,7 @@ __all__ = [
     "ReferenceRepository",
     "RunRepository",
     "SourceRepository",
+    "StepCacheRepository",
     "StoredObject",
 ]
 
@@ -388,6 +390,26 @@ class EventRepository(Protocol):
         ...
 
 
+class StepCacheRepository(Protocol):
+    """Pipeline step outputs by cache key (the hash of a step's code, params, inputs and environment)."""
+
+    def find(self, key: str) -> CacheEntry | None:
+        """The entry for ``key``, or None."""
+        ...
+
+    def add(self, entry: CacheEntry, *, replace: bool = False) -> CacheEntry:
+        """Store ``entry``; without ``replace`` the first writer of a key wins. Returns the stored entry."""
+        ...
+
+    def list(self, *, step: str | None = None, limit: int = 1000) -> builtins.list[CacheEntry]:
+        """Entries, newest first (only ``step``'s when given)."""
+        ...
+
+    def delete(self, keys: Sequence[str]) -> None:
+        """Forget entries (idempotent)."""
+        ...
+
+
 class MetadataStore(Protocol):
     """The metadata store: one small repository per capability."""
 
@@ -403,6 +425,7 @@ class MetadataStore(Protocol):
     models: ModelRepository
     aliases: AliasRepository
     events: EventRepository
+    step_cache: StepCacheRepository
 
     @property
     def uri(self) -> str:

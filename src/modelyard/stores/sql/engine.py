@@ -29,7 +29,7 @@ from modelyard.stores.sql.dialects import is_retryable
 
 __all__ = ["HEAD_REVISION", "Database"]
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 _PG_LOCK_KEY = 0x6D6F64656C79  # "modely"
 T = TypeVar("T")
 

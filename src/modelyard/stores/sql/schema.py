@@ -54,6 +54,7 @@ __all__ = [
     "run_artifacts",
     "run_models",
     "runs",
+    "step_cache",
     "tags",
 ]
 
@@ -370,4 +371,14 @@ events = Table(
     Column("subject", String(NAME_LENGTH), nullable=False),
     Column("payload", Text, nullable=False),
     Column("at_ms", BigInteger, nullable=False),
+)
+
+step_cache = Table(
+    "step_cache",
+    metadata,
+    Column("key", String(DIGEST_LENGTH), primary_key=True),  # blake3 of code, params, inputs and environment
+    Column("step", String(NAME_LENGTH), nullable=False),
+    Column("outputs", Text, nullable=False),  # JSON list of OutputRef.to_json()
+    Column("run_id", String(32), nullable=True),  # the step run that computed them (no FK: runs may go first)
+    Column("created_ms", BigInteger, nullable=False),
 )

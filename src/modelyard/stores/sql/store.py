@@ -16,6 +16,7 @@ from modelyard.stores.sql.model_registry import SqlAliasRepository, SqlModelRepo
 from modelyard.stores.sql.packages import SqlEventRepository, SqlPackageRepository
 from modelyard.stores.sql.references import SqlReferenceRepository
 from modelyard.stores.sql.runs import SqlRunRepository
+from modelyard.stores.sql.step_cache import SqlStepCacheRepository
 
 __all__ = ["SqlMetadataStore"]
 
@@ -38,6 +39,7 @@ class SqlMetadataStore:
         self.models = SqlModelRepository(self.db)
         self.aliases = SqlAliasRepository(self.db)
         self.events = SqlEventRepository(self.db)
+        self.step_cache = SqlStepCacheRepository(self.db)
 
     @classmethod
     def from_uri(cls, uri: str) -> SqlMetadataStore:

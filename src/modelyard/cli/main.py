@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from modelyard import __version__
-from modelyard.cli import data, demo, experiments, maintenance, models, runs
+from modelyard.cli import data, demo, experiments, init, maintenance, models, pipelines, runs
 from modelyard.cli.commands import ModelyardGroup
 from modelyard.cli.session import Session
 from modelyard.errors import ConfigError, InvalidInputError, ModelyardError, NotFoundError
@@ -71,6 +71,7 @@ def main(ctx: click.Context, uri: str | None, artifacts: str | None) -> None:
         modelyard data commit flights data/ -m "January"
         modelyard data diff flights@1 flights@latest
         modelyard models show flights-delay@production
+        modelyard pipeline run train.py:training --set train.max_depth=8
         modelyard fsck --sample 10%
     """
     ctx.obj = Session(uri, artifacts)
@@ -80,6 +81,8 @@ main.add_command(experiments.experiments)
 main.add_command(runs.runs)
 main.add_command(data.data)
 main.add_command(models.models)
+main.add_command(pipelines.pipeline)
+main.add_command(init.init)
 main.add_command(maintenance.fsck)
 main.add_command(maintenance.gc)
 main.add_command(demo.demo)

@@ -153,7 +153,7 @@ def evaluate_model(
         frame: the rows to evaluate on, target column included.
         target: the target column.
         task: ``"classification"``, ``"regression"`` or ``"auto"`` (inferred from the target, see above).
-        slices: columns whose distinct values each get their own metrics.
+        slices: columns whose distinct values each get their own metrics (a single name is one column).
         threshold: the positive-class probability from which a binary classifier predicts the positive class.
         min_slice_rows: slices with fewer rows are skipped (and counted in ``skipped_slices``).
 

@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
+from modelyard import _context
 from modelyard.errors import ModelyardError, PipelineError
 from modelyard.ids import Digest, RunId
 from modelyard.pipelines.models import CacheEntry, OutputRef
@@ -175,11 +176,16 @@ def _split(task: Task, value: object) -> list[tuple[str, object]]:
 def _run(task: Task, client: Client, outputs: Outputs) -> tuple[OutputRef, ...]:
     kwargs = dict(task.values)
     for name, ref in task.upstream.items():
-        kwargs[name] = outputs.load(ref)
+        wants_ref = task.step.hints.get(name) is OutputRef  # e.g. register: the stored model, not the object
+        kwargs[name] = ref if wants_ref else outputs.load(ref)
     for name, dataset_ref in task.datasets.items():
         kwargs[name] = client.datasets.get(dataset_ref)  # read inside the step run: recorded as its input
-    with _time_limit(task.timeout_s):
-        value = task.step.fn(**kwargs)
+    token = _context.current_client.set(client)  # my.log_metric, my.models, ... inside the step use this client
+    try:
+        with _time_limit(task.timeout_s):
+            value = task.step.fn(**kwargs)
+    finally:
+        _context.current_client.reset(token)
     return tuple(outputs.save(name, item, run_id=task.run_id) for name, item in _split(task, value))
 
 

@@ -55,6 +55,19 @@ def _module_file(module_name: str) -> Path | None:
     return Path(filename).resolve() if filename else None
 
 
+def _stable_module_name(module_name: str) -> str:
+    """The module's name, except for a script (``__main__``, or loaded from its file): its file name.
+
+    A pipeline file run as ``python train.py`` and loaded by ``modelyard pipeline run train.py:...`` is the
+    same code under two module names; both must give the same fingerprint.
+    """
+    if module_name in ("__main__", "__mp_main__") or module_name.startswith("modelyard_pipeline_"):
+        path = _module_file(module_name)
+        if path is not None:
+            return path.name
+    return module_name
+
+
 class _ModuleIndex:
     """One parse of a module's file: the source and syntax tree of each function and class, by qualname."""
 
@@ -136,7 +149,7 @@ class _Walker:
         if not self.is_project(module):
             self.library_modules.add(module)
             return
-        key = f"{module}:{target.__qualname__}"
+        key = f"{_stable_module_name(module)}:{target.__qualname__}"
         if key in self.sources:
             return
         found = self._node(target)

@@ -308,7 +308,8 @@ def check_model(
         frame: the rows to check on (usually the test side of the split), target column included.
         target: the target column.
         evaluation: the candidate's evaluation on ``frame``, if already computed; otherwise it is computed
-            with the slice columns the slice checks need. A slice check whose column has no slices in it fails.
+            with the slice columns the slice checks need (and the default ``min_slice_rows`` of 30). A slice
+            check whose column has no slices in the evaluation fails.
         thresholds: bounds on overall metrics.
         slices: bounds on the metrics of each slice.
         invariances: perturbations that may change only a few predictions.

@@ -18,6 +18,7 @@ from typing import Any
 
 from modelyard import _context
 from modelyard.errors import CycleError, PipelineError, close_matches
+from modelyard.pipelines.models import OutputRef
 from modelyard.pipelines.steps import Step, StepOutput
 
 __all__ = ["Graph", "Node", "Upstream", "from_steps", "trace"]
@@ -279,6 +280,8 @@ def _type_fits(given: object, wanted: object) -> bool:
     """Whether an output annotated ``given`` may feed an input annotated ``wanted`` (unknown types fit)."""
     if given is inspect.Signature.empty or wanted is inspect.Parameter.empty or Any in (given, wanted):
         return True
+    if wanted is OutputRef:
+        return True  # the step takes the stored output itself (e.g. register takes the model package)
     wanted_members = _members(wanted)
     if wanted_members is not None:
         return any(_type_fits(given, member) for member in wanted_members)

@@ -135,9 +135,8 @@ class _Parquet:
         pq.write_table(table, out, compression="zstd")
 
     def load(self, data: BinaryIO, type_name: str) -> object:
-        import pyarrow.parquet as pq
-
         import pyarrow as pa
+        import pyarrow.parquet as pq
 
         table = pq.read_table(pa.BufferReader(data.read()))  # read whole: the digest is verified at EOF
         if type_name.startswith("pandas"):
@@ -154,7 +153,8 @@ class _Numpy:
 
     def accepts(self, value: object) -> bool:
         return (
-            _package_and_name(value) == ("numpy", "ndarray") and getattr(getattr(value, "dtype", None), "hasobject", True) is False
+            _package_and_name(value) == ("numpy", "ndarray")
+            and getattr(getattr(value, "dtype", None), "hasobject", True) is False
         )
 
     def dump(self, value: object, out: IO[bytes]) -> None:
@@ -211,15 +211,11 @@ class Outputs:
         """Store ``value`` (as output ``name`` of the step run ``run_id``) and describe it."""
         from modelyard.data.models import DatasetVersion
 
-        if isinstance(value, DatasetVersion):
+        if isinstance(value, DatasetVersion):  # a version names itself: "name@number=digest"
             return OutputRef(
-                name=name,
-                kind="dataset",
-                digest=value.ref,
-                size_bytes=value.size_bytes,
-                type_name=type_name(value),
-                run_id=run_id,
-            )
+                name=name, kind="dataset", digest=f"{value.ref}={value.digest}", size_bytes=value.size_bytes,
+                type_name=type_name(value), run_id=run_id,
+            )  # fmt: skip
         for serializer in self._serializers:
             if serializer.accepts(value):
                 return self._put(name, value, serializer, run_id)
@@ -261,7 +257,7 @@ class Outputs:
     def load(self, ref: OutputRef) -> object:
         """Read an output back (bytes verified against the digest)."""
         if ref.kind == "dataset":
-            return self._client.datasets.get(ref.digest)
+            return self._client.datasets.get(ref.digest.partition("=")[0])
         if ref.kind == "model":
             return self._client.models.packages.load(Digest.parse(ref.digest)).model
         for serializer in self._serializers:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import inspect
 import platform
 import sys
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import blake3
 
 from modelyard.errors import PipelineError
+from modelyard.ids import RunId
 from modelyard.pipelines.fingerprints import Fingerprinter
 from modelyard.pipelines.graphs import Node, Upstream
 from modelyard.pipelines.models import OutputRef
@@ -49,13 +52,15 @@ def _is_dataset_input(node: Node, name: str, value: object) -> bool:
     if isinstance(value, DatasetVersion):
         return True
     wanted = node.step.hints.get(name, inspect.Parameter.empty)
-    return isinstance(value, str) and isinstance(wanted, type) and issubclass(wanted, DatasetVersion)
+    members = typing.get_args(wanted) if typing.get_origin(wanted) in (typing.Union, types.UnionType) else (wanted,)
+    return isinstance(value, str) and any(isinstance(m, type) and issubclass(m, DatasetVersion) for m in members)
 
 
 class Planner:
     """Resolves a node's inputs and computes its cache key; one per pipeline run (it caches parses)."""
 
     def __init__(self, client: Client, outputs: Outputs, fingerprints: Fingerprinter) -> None:
+        self.parent: str | None = None  # the pipeline run: it records the dataset versions its steps read
         self._client = client
         self._outputs = outputs
         self._fingerprints = fingerprints
@@ -69,7 +74,9 @@ class Planner:
             return ref
         text = str(ref)
         if text not in self._datasets:
-            self._datasets[text] = self._client.datasets.get(text)
+            version = self._datasets[text] = self._client.datasets.get(text)
+            if self.parent is not None:
+                self._client.datasets.record_use(version, RunId(self.parent), "input")
         return self._datasets[text]
 
     def plan(self, node: Node, done: Mapping[str, tuple[OutputRef, ...]]) -> Planned:
@@ -80,7 +87,7 @@ class Planner:
             if isinstance(value, Upstream):
                 ref = next(r for r in done[value.node] if r.name == value.output)
                 planned.upstream[name] = ref
-                digests[name] = ref.digest
+                digests[name] = ref.digest.partition("=")[2] if ref.kind == "dataset" else ref.digest  # content
             elif _is_dataset_input(node, name, value):
                 version = self.dataset(value)
                 planned.datasets[name] = version.ref

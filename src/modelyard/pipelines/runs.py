@@ -145,6 +145,7 @@ class Pipelines:
             parent.id, [records.spec_artifact(self._client, pipeline, resolved, graph, chosen.name, force, use_cache)]
         )
         state = _State(graph=graph, parent=parent.id, started=time.monotonic())
+        planner.parent = parent.id
         reuse = {} if resume is None else {s.cache_key: s for s in resume.steps if s.status.is_done and s.cache_key}
         context = _Context(pipeline, planner, chosen, state, use_cache, frozenset(force), reuse, parent.experiment_name)
         try:

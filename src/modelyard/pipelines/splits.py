@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
-__all__ = ["Split", "split_frame"]
+__all__ = ["Split", "SplitMethod", "split_frame"]
 
 SplitMethod = Literal["random", "time", "group"]
 _METHODS: tuple[str, ...] = ("random", "time", "group")

@@ -1,0 +1,264 @@
+"""``modelyard pipeline``: run pipelines, show their runs, draw their graphs, resume failed runs.
+
+A pipeline is named ``FILE.py:NAME`` (a ``@pipeline`` in a file) or ``package.module:NAME``. ``run`` and
+``resume`` exit 0 when every step finished and every gate passed, 1 when a step (a data test, say) failed or
+a gate failed, with the report on stderr, so the command works as a CI/CD step.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from modelyard.cli import output
+from modelyard.cli.commands import ModelyardGroup
+from modelyard.cli.session import current_client
+from modelyard.errors import ConfigError, PipelineError, StepFailedError
+
+if TYPE_CHECKING:
+    from modelyard.pipelines.definitions import Pipeline
+    from modelyard.pipelines.models import PipelineRun
+
+__all__ = ["pipeline", "run_json"]
+
+
+@click.group(cls=ModelyardGroup)
+def pipeline() -> None:
+    """Pipelines: typed steps, cached by code, params, inputs and environment; runs tracked step by step.
+
+    Examples:
+        modelyard pipeline run train.py:training --set train.max_depth=8
+        modelyard pipeline run train.py:training --config params.toml --runner inline
+        modelyard pipeline show 3f2a9c1e
+        modelyard pipeline graph train.py:training --format svg -o training.svg
+        modelyard pipeline resume 3f2a9c1e
+    """
+
+
+def _load(entry: str) -> Pipeline:
+    from modelyard.pipelines.definitions import Pipeline
+    from modelyard.pipelines.loading import load_entry
+
+    found = load_entry(entry)
+    if not isinstance(found, Pipeline):
+        raise PipelineError(
+            f"{entry} is a {type(found).__name__}, not a pipeline.",
+            hint="Decorate the function with @modelyard.pipeline.",
+        )
+    if ":" in entry and entry.rpartition(":")[0].endswith(".py"):
+        found.entry = f"{Path(entry.rpartition(':')[0]).resolve()}:{entry.rpartition(':')[2]}"
+    return found
+
+
+def run_json(run: PipelineRun) -> dict[str, object]:
+    """The JSON form of a pipeline run."""
+    return {
+        "id": run.id,
+        "pipeline": run.pipeline,
+        "status": run.status.value,
+        "succeeded": run.succeeded,
+        "gates_passed": run.gates_passed,
+        "duration_s": run.duration.total_seconds(),
+        "cache_hits": run.cache_hits,
+        "resumed_from": run.resumed_from,
+        "failure": run.failure,
+        "steps": [
+            {
+                "name": s.name,
+                "status": s.status.value,
+                "cache_hit": s.cache_hit,
+                "duration_s": s.duration.total_seconds(),
+                "attempts": s.attempts,
+                "run_id": s.run_id,
+                "cache_key": s.cache_key,
+                "outputs": [o.to_json() for o in s.outputs],
+                "error": s.error,
+            }
+            for s in run.steps
+        ],
+    }
+
+
+def _print_run(run: PipelineRun) -> None:
+    table = output.new_table("step", "status", "cache", "duration", "attempts", "outputs", "run", numeric=("duration",))
+    for s in run.steps:
+        outputs = ", ".join(f"{o.name} ({o.kind}, {output.format_bytes(o.size_bytes)})" for o in s.outputs)
+        table.add_row(
+            s.name, s.status.value, "hit" if s.cache_hit else "-", output.format_duration(s.duration.total_seconds()),
+            str(s.attempts or "-"), outputs or "-", (s.run_id or "-")[:8],
+        )  # fmt: skip
+    took = output.format_duration(run.duration.total_seconds())
+    table.title = f"pipeline {run.pipeline}  run {run.id}  {run.status.value}  {took}"
+    output.print_renderable(table)
+    if run.gates_passed is not None:
+        output.note(
+            f"gates: {'passed' if run.gates_passed else 'FAILED'}", style=None if run.gates_passed else "bold red"
+        )
+    output.note(f"{output.plural(run.cache_hits, 'cache hit')} of {len(run.steps)} steps")
+
+
+def _report_gates(run: PipelineRun) -> None:
+    """Print every gate report a run produced (the reason a gated run exits 1)."""
+    for s in run.steps:
+        for ref in s.outputs:
+            if ref.type_name.endswith(":GateReport") and s.status.is_done:
+                report = run.load(s.name, ref.name)
+                output.note(f"gate {s.name}:\n{report.summary()}", style=None if report.passed else "red")
+
+
+def _finish(run: PipelineRun, as_json: bool) -> None:
+    if as_json:
+        output.print_json(run_json(run))
+    else:
+        _print_run(run)
+        _report_gates(run)
+    if not run.succeeded:
+        raise click.exceptions.Exit(1)
+
+
+def _run_or_report(work: Callable[[], PipelineRun], as_json: bool) -> None:
+    from modelyard.pipelines.models import PipelineRun
+
+    try:
+        run = work()
+    except StepFailedError as error:
+        if isinstance(error.run, PipelineRun):
+            if as_json:
+                output.print_json(run_json(error.run))
+            else:
+                _print_run(error.run)
+        raise
+    _finish(run, as_json)
+
+
+@pipeline.command("run")
+@click.argument("entry", metavar="FILE.py:NAME")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="A TOML, YAML or JSON config file.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a param: data=flights@4, train.max_depth=8.",
+)
+@click.option("--runner", help="inline, local (default), ray or ray://HOST:PORT.")
+@click.option("--workers", type=int, help="The most steps at once (default: the CPU count).")
+@click.option("--no-cache", is_flag=True, help="Run every step; store nothing in the cache.")
+@click.option("--force", multiple=True, metavar="STEP", help="Run this step again even if cached (repeatable).")
+@click.option("--experiment", help="Track the run in this experiment (default: the pipeline's name).")
+@output.json_option
+def run_command(
+    entry: str, config: str | None, overrides: Sequence[str], runner: str | None, workers: int | None,
+    no_cache: bool, force: Sequence[str], experiment: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Run a pipeline; exit 1 when a step or a gate fails.
+
+    Examples:
+        modelyard pipeline run train.py:training
+        modelyard pipeline run train.py:training --set data=flights@4 --set train.max_depth=8
+        modelyard pipeline run train.py:training --force train --runner inline
+    """
+    target = _load(entry)
+    client = current_client()
+    _run_or_report(
+        lambda: client.pipelines.run(
+            target,
+            runner=runner,
+            config=config,
+            overrides=overrides,
+            cache=not no_cache,
+            force=force,
+            workers=workers,
+            experiment=experiment,
+        ),
+        as_json,
+    )
+
+
+@pipeline.command("resume")
+@click.argument("run_id")
+@click.option("--runner", help="Runner for the resumed run (default: the one it ran on).")
+@output.json_option
+def resume_command(run_id: str, runner: str | None, as_json: bool) -> None:
+    """Run a failed or interrupted pipeline run again, reusing every step that had finished.
+
+    Examples:
+        modelyard pipeline resume 3f2a9c1e0d4b4c5f8e7a6b5c4d3e2f1a
+    """
+    client = current_client()
+    _run_or_report(lambda: client.pipelines.resume(_full_id(run_id), runner=runner), as_json)
+
+
+def _full_id(run_id: str) -> str:
+    """A run id from a full id or a unique prefix (as ``runs show`` takes)."""
+    from modelyard.cli.runs import resolve_run
+
+    return resolve_run(current_client(), run_id).id
+
+
+@pipeline.command("show")
+@click.argument("run_id")
+@output.json_option
+def show_command(run_id: str, as_json: bool) -> None:
+    """Show a pipeline run: each step's status, cache hit, duration, attempts and outputs.
+
+    Examples:
+        modelyard pipeline show 3f2a9c1e0d4b4c5f8e7a6b5c4d3e2f1a --json
+    """
+    run = current_client().pipelines.get(_full_id(run_id))
+    if as_json:
+        output.print_json(run_json(run))
+        return
+    _print_run(run)
+    if run.failure:
+        output.note(run.failure, style="red")
+
+
+@pipeline.command("graph")
+@click.argument("target", metavar="FILE.py:NAME|RUN_ID")
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "svg"]), default="text", show_default=True)
+@click.option("-o", "--output", "dest", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Params to trace the pipeline with.")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="A config file to trace the pipeline with.")
+def graph_command(target: str, fmt: str, dest: str | None, overrides: Sequence[str], config: str | None) -> None:
+    """Draw a pipeline's graph (of a definition, or as a past run recorded it): text, DOT or SVG.
+
+    SVG needs Graphviz's `dot` on PATH.
+
+    Examples:
+        modelyard pipeline graph train.py:training
+        modelyard pipeline graph train.py:training --format dot | dot -Tpng > graph.png
+        modelyard pipeline graph 3f2a9c1e0d4b4c5f8e7a6b5c4d3e2f1a --format svg -o run.svg
+    """
+    if ":" in target:
+        pipeline_ = _load(target)
+        graph = pipeline_.graph(pipeline_.resolve(config=config, overrides=overrides))
+        text, dot = graph.text(), graph.dot()
+    else:
+        from modelyard.pipelines.records import read_spec
+
+        spec = read_spec(current_client(), _full_id(target))
+        text, dot = str(spec["text"]), str(spec["dot"])
+    document = text if fmt == "text" else dot if fmt == "dot" else _svg(dot)
+    if dest is None:
+        click.echo(document)
+    else:
+        Path(dest).write_text(document + "\n", encoding="utf-8")
+        output.note(f"wrote {dest}")
+
+
+def _svg(dot: str) -> str:
+    program = shutil.which("dot")
+    if program is None:
+        raise ConfigError(
+            "Drawing SVG needs Graphviz's `dot`, which is not on PATH.", hint="Install graphviz, or use --format dot."
+        )
+    done = subprocess.run([program, "-Tsvg"], input=dot, capture_output=True, text=True, check=False, timeout=60)
+    if done.returncode != 0:
+        raise ConfigError(f"Graphviz failed: {done.stderr.strip()}", hint="Check the graph with --format dot.")
+    return done.stdout

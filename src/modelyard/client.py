@@ -365,8 +365,11 @@ class Client:
     def _lineage_of(self, run_id: RunId) -> ModelLineage:
         run = self._tracker.get_run(run_id)
         inputs: list[str] = []
+        pipeline_run: RunId | None = None
         current: Run | None = run
         while current is not None:  # a child run trains on what its parents read (one comparison, many fits)
+            if pipeline_run is None and "pipeline.name" in current.tags:
+                pipeline_run = current.id  # a step's run: the model came out of this pipeline run
             for entry in self.datasets.inputs_of(current.id):
                 ref = f"{entry.dataset}@{entry.version}"
                 if entry.role == "input" and ref not in inputs:
@@ -379,6 +382,7 @@ class Client:
             git_dirty=run.context.git_dirty,
             environment_digest=run.context.environment_digest,
             datasets=tuple(inputs),
+            pipeline_run_id=pipeline_run,
         )
 
     # -- reading ---------------------------------------------------------------------------------------------

@@ -64,10 +64,27 @@ def _output_names(
 
 
 def _hints(fn: Callable[..., object]) -> dict[str, Any]:
+    """The resolved annotations, one by one: a name only imported for type checkers drops just its own hint."""
     try:
         return typing.get_type_hints(fn)
-    except Exception:
-        return {}
+    except Exception:  # noqa: S110 - fall back to resolving each annotation on its own
+        pass
+    hints: dict[str, Any] = {}
+    scope = getattr(fn, "__globals__", {})
+    for name, annotation in inspect.get_annotations(fn).items():
+        try:
+            hints[name] = typing.get_type_hints(_Annotated(annotation, scope))["value"]
+        except Exception:  # noqa: S112 - unresolvable: this input's type is not checked
+            continue
+    return hints
+
+
+class _Annotated:
+    """An object with one annotation, resolved in the step's module (``get_type_hints`` reads ``__globals__``)."""
+
+    def __init__(self, annotation: object, scope: dict[str, Any]) -> None:
+        self.__annotations__ = {"value": annotation}
+        self.__globals__ = scope
 
 
 class Step(Generic[P, R]):

@@ -67,14 +67,14 @@ def _hints(fn: Callable[..., object]) -> dict[str, Any]:
     """The resolved annotations, one by one: a name only imported for type checkers drops just its own hint."""
     try:
         return typing.get_type_hints(fn)
-    except Exception:  # noqa: S110 - fall back to resolving each annotation on its own
+    except Exception:
         pass
     hints: dict[str, Any] = {}
     scope = getattr(fn, "__globals__", {})
     for name, annotation in inspect.get_annotations(fn).items():
         try:
             hints[name] = typing.get_type_hints(_Annotated(annotation, scope))["value"]
-        except Exception:  # noqa: S112 - unresolvable: this input's type is not checked
+        except Exception:
             continue
     return hints
 

@@ -262,3 +262,73 @@ def _svg(dot: str) -> str:
     if done.returncode != 0:
         raise ConfigError(f"Graphviz failed: {done.stderr.strip()}", hint="Check the graph with --format dot.")
     return done.stdout
+
+
+@pipeline.command("sweep")
+@click.argument("entry", metavar="FILE.py:NAME")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2,...", help="Values to try (every combination of grids).")
+@click.option("--range", "ranges", multiple=True, metavar="KEY=LOW:HIGH[:log]", help="A range to draw values from.")
+@click.option("--samples", type=int, help="Random draws (from --range, per grid combination; or a subset of a grid).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random draws.")
+@click.option("--metric", required=True, metavar="STEP.KEY", help="The objective, e.g. evaluate.auc.")
+@click.option("--minimize", is_flag=True, help="Lower is better (default: higher is better).")
+@click.option("--parallel", type=int, help="Trials at once (default: the CPU count).")
+@click.option("--runner", help="local (default), inline or ray.")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="A config file for every trial.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="A param for every trial.")
+@output.json_option
+def sweep_command(
+    entry: str, grid: Sequence[str], ranges: Sequence[str], samples: int | None, seed: int, metric: str,
+    minimize: bool, parallel: int | None, runner: str | None, config: str | None, overrides: Sequence[str],
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Run a pipeline over a grid or random search of params, trials in parallel; report the best.
+
+    Every trial is a pipeline run (a child of the sweep's run), cached as usual: steps before the swept
+    params come from the cache after the first trial stores them. Exits 1 when every trial failed.
+
+    Examples:
+        modelyard pipeline sweep train.py:training --grid train.max_depth=4,6,8 --metric evaluate.auc
+        modelyard pipeline sweep train.py:training --range train.learning_rate=0.01:0.3:log --samples 8 \
+            --metric evaluate.auc
+    """
+    from modelyard.pipelines.sweeps import parse_grid, parse_range, trial_params
+
+    target = _load(entry)
+    trials = trial_params(parse_grid(grid), parse_range(ranges), samples=samples, seed=seed)
+    result = current_client().pipelines.sweep(
+        target, trials, metric=metric, maximize=not minimize, runner=runner, parallel=parallel, config=config,
+        overrides=overrides,
+    )  # fmt: skip
+    best = result.best
+    if as_json:
+        output.print_json(
+            {
+                "id": result.id,
+                "metric": result.metric,
+                "maximize": result.maximize,
+                "best": None if best is None else best.number,
+                "trials": [
+                    {"number": t.number, "params": t.params, "value": t.value, "run_id": t.run.id if t.run else None,
+                     "error": t.error}
+                    for t in result.trials
+                ],
+            }
+        )  # fmt: skip
+    else:
+        keys = sorted({k for t in result.trials for k in t.params})
+        table = output.new_table("trial", *keys, metric, "cache hits", "run", numeric=(metric,))
+        for t in sorted(
+            result.trials, key=lambda t: (t.value is None, -(t.value or 0) if not minimize else t.value or 0)
+        ):
+            marker = " *" if best is not None and t.number == best.number else ""
+            hits = "-" if t.run is None else f"{t.run.cache_hits}/{len(t.run.steps)}"
+            value = "failed" if t.value is None else output.format_number(t.value)
+            row = [str(t.params.get(k, "")) for k in keys]
+            table.add_row(f"{t.number}{marker}", *row, value, hits, (t.run.id[:8] if t.run else "-"))
+        table.title = f"sweep {result.id} of {target.name}: {len(result.trials)} trials, objective {metric}"
+        output.print_renderable(table)
+        if best is not None:
+            output.note(f"best: trial {best.number} {best.params} -> {metric} = {best.value:.6g}")
+    if best is None:
+        raise click.exceptions.Exit(1)

@@ -39,6 +39,7 @@ __all__ = [
     "flat_params",
     "from_tracking",
     "gates_passed",
+    "is_loggable",
     "load_pipeline",
     "read_spec",
     "run_tags",
@@ -202,6 +203,11 @@ def flat_params(graph: Graph) -> dict[str, object]:
         for name, value in graph.nodes[key].inputs.items()
         if not isinstance(value, Upstream)
     }
+
+
+def is_loggable(value: object) -> bool:
+    """Whether a parameter value is small and plain enough to log as a run param."""
+    return isinstance(value, str | int | float | bool) and len(str(value)) <= 500
 
 
 def _status(run: Run, cache_hit: bool) -> StepStatus:

@@ -26,7 +26,7 @@ from modelyard.errors import (
     close_matches,
 )
 from modelyard.ids import Digest, RunId
-from modelyard.pipelines import records
+from modelyard.pipelines import records, sweeps
 from modelyard.pipelines.definitions import Pipeline
 from modelyard.pipelines.execution import Task, TaskResult
 from modelyard.pipelines.fingerprints import Fingerprinter
@@ -35,6 +35,7 @@ from modelyard.pipelines.models import OutputRef, PipelineRun, StepRun, StepStat
 from modelyard.pipelines.outputs import Outputs
 from modelyard.pipelines.planning import Planned, Planner
 from modelyard.pipelines.runners import InlineRunner, LocalRunner, Runner
+from modelyard.pipelines.sweeps import SweepResult
 from modelyard.tracking.models import RunStatus
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class Pipelines:
         experiment: str | None = None,
         params: Mapping[str, object] | None = None,
         resume: PipelineRun | None = None,
+        parent: str | None = None,
     ) -> PipelineRun:
         """Run ``pipeline``; return its record, or raise StepFailedError (with ``.run``) when a step failed.
 
@@ -126,6 +128,7 @@ class Pipelines:
             experiment: where the run is tracked (default: the pipeline's name).
             params: the pipeline's parameters (override the config).
             resume: a failed run whose finished steps are reused when their cache keys still match.
+            parent: the run this pipeline run belongs to (a sweep's run).
         """
         resolved = pipeline.resolve(config=config, overrides=overrides, params=params)
         graph = pipeline.graph(resolved)
@@ -135,19 +138,24 @@ class Pipelines:
         chosen = self.runner(runner or _text(settings.get("runner")), workers=workers or _int(settings.get("workers")))
         outputs = Outputs(self._client, pipeline.serializers, pipeline.record_types)
         planner = Planner(self._client, outputs, self._fingerprints)
-        parent = self._client.create_run(
+        parent_run = self._client.create_run(
             experiment or _text(settings.get("experiment")) or pipeline.name,
             name=pipeline.name,
             tags=records.run_tags(pipeline, chosen.name, resume),
+            parent=parent,
+            params={k: v for k, v in records.flat_params(graph).items() if records.is_loggable(v)},
         )
         self._client.flush()  # the run is written before its files are recorded
         self._client.metadata.runs.add_artifacts(
-            parent.id, [records.spec_artifact(self._client, pipeline, resolved, graph, chosen.name, force, use_cache)]
+            parent_run.id,
+            [records.spec_artifact(self._client, pipeline, resolved, graph, chosen.name, force, use_cache)],
         )
-        state = _State(graph=graph, parent=parent.id, started=time.monotonic())
-        planner.parent = parent.id
+        state = _State(graph=graph, parent=parent_run.id, started=time.monotonic())
+        planner.parent = parent_run.id
         reuse = {} if resume is None else {s.cache_key: s for s in resume.steps if s.status.is_done and s.cache_key}
-        context = _Context(pipeline, planner, chosen, state, use_cache, frozenset(force), reuse, parent.experiment_name)
+        context = _Context(
+            pipeline, planner, chosen, state, use_cache, frozenset(force), reuse, parent_run.experiment_name
+        )
         try:
             self._loop(context)
         except BaseException:
@@ -324,6 +332,27 @@ class Pipelines:
             () if pipeline is None else pipeline.record_types,
         )
         return outputs.load
+
+    def sweep(
+        self,
+        pipeline: Pipeline,
+        trials: Sequence[Mapping[str, object]],
+        *,
+        metric: str,
+        maximize: bool = True,
+        runner: str | None = None,
+        parallel: int | None = None,
+        config: str | Path | Mapping[str, object] | None = None,
+        overrides: Sequence[str] = (),
+    ) -> SweepResult:
+        """Run one pipeline run per params in ``trials``, ``parallel`` at once, and score each by ``metric``.
+
+        ``metric`` is ``step.key`` (e.g. ``evaluate.auc``); see ``modelyard.pipelines.sweeps``.
+        """
+        return sweeps.sweep(
+            self._client, pipeline, trials, metric=metric, maximize=maximize, runner=runner, parallel=parallel,
+            config=config, overrides=overrides,
+        )  # fmt: skip
 
     # -- reading and resuming --------------------------------------------------------------------------------
     def get(self, run_id: str, *, pipeline: Pipeline | None = None) -> PipelineRun:

@@ -97,7 +97,7 @@ class Pipeline:
         chosen = config if config is not None else self.config
         loaded = load_config(chosen) if isinstance(chosen, str | Path) else chosen
         return resolve(
-            function_params=self.parameters if self.function is not None else [],
+            function_params=self.parameters,
             step_names=[s.name for s in self.steps] or None,
             config=loaded,
             overrides=overrides,

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["ErrorInfo", "Task", "TaskResult", "execute"]
 
 _MAX_LOG_BYTES = 16 * 1024 * 1024
+_TRACEBACK_LINES = 25
+MAX_ERROR_CHARS = 4000  # of a step's error, kept in its run's tags
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +95,15 @@ class ErrorInfo:
     def summary(self) -> str:
         """One line: the type and message."""
         return f"{self.type_name.rpartition('.')[2]}: {self.message}"
+
+    def text(self) -> str:
+        """What to show: the message, the hint, and (for errors of user code) the traceback's end."""
+        parts = [self.summary]
+        if self.hint:
+            parts.append(self.hint)
+        if self.code == "error" and self.traceback:
+            parts.append("\n".join(self.traceback.rstrip().splitlines()[-_TRACEBACK_LINES:]))
+        return "\n".join(parts)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -242,7 +253,7 @@ def execute(task: Task, client: Client) -> TaskResult:
                     )
                 status = RunStatus.FINISHED
             else:
-                client.set_tags({"pipeline.error": error.summary[:4000]})
+                client.set_tags({"pipeline.error": error.text()[:MAX_ERROR_CHARS]})
         except KeyboardInterrupt:
             status = RunStatus.KILLED
             raise

@@ -25,7 +25,7 @@ from modelyard.pipelines.models import OutputRef
 if TYPE_CHECKING:
     from modelyard.client import Client
 
-__all__ = ["Outputs", "Serializer", "canonical_json", "type_name"]
+__all__ = ["Outputs", "Serializer", "canonical_json", "recorded_json", "type_name"]
 
 _SPOOL_BYTES = 64 * 1024 * 1024
 _MAX_JSON_BYTES = 16 * 1024 * 1024
@@ -78,11 +78,35 @@ def _plain(value: object, depth: int = 0) -> bool:
 
 
 def canonical_json(value: object) -> bytes:
-    """JSON with sorted keys: the same value always gives the same bytes (used in cache keys too)."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY, default=_jsonable)
+    """JSON with sorted keys: the same value always gives the same bytes (used in cache keys too).
+
+    Raises TypeError for values JSON cannot hold exactly: tables, arrays (their dtype would be lost) and
+    objects that are not records, dataclasses, pydantic models or enums.
+    """
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=_jsonable)
+
+
+def recorded_json(value: object) -> bytes:
+    """Canonical JSON for records of a run: a value JSON cannot hold is recorded by its type only."""
+
+    def describe(item: object) -> object:
+        try:
+            return _jsonable(item)
+        except TypeError:
+            return {"__unrecorded__": type_name(item)}
+
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=describe)
+
+
+_DATA_PACKAGES = frozenset({"pandas", "numpy", "pyarrow", "polars"})
 
 
 def _jsonable(value: object) -> object:
+    package = type(value).__module__.partition(".")[0]
+    if package == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return {"__type__": type_name(value), "value": value.item()}  # a numpy scalar
+    if package in _DATA_PACKAGES:
+        raise TypeError(f"{type_name(value)} is data, not a JSON value")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {"__type__": type_name(value), **{f.name: getattr(value, f.name) for f in dataclasses.fields(value)}}
     if isinstance(value, enum.Enum):
@@ -206,6 +230,10 @@ class Outputs:
     def __init__(self, client: Client, serializers: Sequence[Serializer] = (), record_types: Sequence[type] = ()):
         self._client = client
         self._serializers: list[Serializer] = [*serializers, _Parquet(), _Numpy(), _Records(record_types), _Json()]
+
+    def is_table(self, value: object) -> bool:
+        """Whether ``value`` is stored as a table or an array (and so hashed by its bytes, never as JSON)."""
+        return any(s.kind in ("parquet", "numpy") and s.accepts(value) for s in self._serializers)
 
     def save(self, name: str, value: object, *, run_id: RunId | None) -> OutputRef:
         """Store ``value`` (as output ``name`` of the step run ``run_id``) and describe it."""

@@ -80,8 +80,6 @@ def load_config(path: str | Path) -> dict[str, object]:
 
 def parse_override(text: str) -> tuple[list[str], object]:
     """Split ``train.max_depth=8`` into (["train", "max_depth"], 8)."""
-    import yaml
-
     key, sep, raw = text.partition("=")
     path = [part.strip() for part in key.split(".")]
     if not sep or not all(path) or len(path) > 2:
@@ -89,11 +87,26 @@ def parse_override(text: str) -> tuple[list[str], object]:
             f"--set {text!r} is not KEY=VALUE or STEP.KEY=VALUE.",
             hint="Write --set train.max_depth=8 or --set data=flights@4.",
         )
+    return path, _scalar(raw)
+
+
+def _scalar(raw: str) -> object:
+    """A ``--set`` value: int, float (``1e-3`` too), ``true``/``false``, null, a YAML list or mapping, or text."""
+    import yaml
+
+    text = raw.strip()
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.safe_load(text) if text else ""
     except yaml.YAMLError:
-        value = raw
-    return path, value
+        return raw
+    if isinstance(value, bool) and text.lower() not in ("true", "false"):
+        return raw  # YAML 1.1 reads yes/no/on/off as booleans; a --set value means what it says
+    return value
 
 
 def resolve(

@@ -106,10 +106,12 @@ class Planner:
         return planned
 
     def _literal(self, node: Node, name: str, value: object, planned: Planned, digests: dict[str, str]) -> None:
-        try:
-            text = canonical_json(value)
-        except TypeError:
-            text = None
+        text = None
+        if not self._outputs.is_table(value):
+            try:
+                text = canonical_json(value)
+            except TypeError:
+                text = None
         if text is not None:
             planned.values[name] = value
             digests[name] = "value:" + blake3.blake3(text).hexdigest()

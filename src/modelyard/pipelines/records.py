@@ -18,10 +18,9 @@ import orjson
 
 from modelyard.errors import NotFoundError, PipelineError
 from modelyard.ids import RunId
-from modelyard.pipelines.execution import ErrorInfo
 from modelyard.pipelines.graphs import Graph, Upstream
 from modelyard.pipelines.models import OutputRef, PipelineRun, StepRun, StepStatus
-from modelyard.pipelines.outputs import canonical_json
+from modelyard.pipelines.outputs import recorded_json
 from modelyard.pipelines.parameters import Parameters
 from modelyard.pipelines.planning import Planned
 from modelyard.tracking.models import ArtifactEntry, Run, RunStatus
@@ -35,7 +34,6 @@ __all__ = [
     "entry_of",
     "SPEC",
     "config_of",
-    "error_text",
     "flat_params",
     "from_tracking",
     "gates_passed",
@@ -49,7 +47,6 @@ __all__ = [
 
 SPEC = "pipeline.json"
 NO_RETRY = frozenset({"data-tests-failed", "gate-failed", "pipeline", "cycle"})  # retrying cannot help
-_TRACEBACK_LINES = 25
 
 
 def entry_of(pipeline: Pipeline) -> dict[str, str | None] | None:
@@ -93,6 +90,7 @@ def spec_artifact(
         "pipeline": pipeline.name,
         "entry": entry_of(pipeline),
         "params": resolved.to_json(),
+        "flat_params": flat_params(graph),
         "order": graph.order,
         "upstream": {key: sorted(node.upstream) for key, node in graph.nodes.items()},
         "text": graph.text(),
@@ -101,7 +99,7 @@ def spec_artifact(
         "cache": cache,
         "force": list(force),
     }
-    data = canonical_json(body)
+    data = recorded_json(body)
     stored = client.artifacts.put(io.BytesIO(data))
     return ArtifactEntry(path=SPEC, digest=stored.digest, size_bytes=len(data))
 
@@ -170,17 +168,6 @@ def step_tags(
     if outputs:
         tags["pipeline.outputs"] = orjson.dumps([r.to_json() for r in outputs]).decode()
     return tags
-
-
-def error_text(error: ErrorInfo) -> str:
-    """What to show of a step's error: its message, hint, and (for errors of user code) the traceback's end."""
-    parts = [error.summary]
-    if error.hint:
-        parts.append(error.hint)
-    if error.code == "error" and error.traceback:
-        lines = error.traceback.rstrip().splitlines()
-        parts.append("\n".join(lines[-_TRACEBACK_LINES:]))
-    return "\n".join(parts)
 
 
 def gates_passed(steps: Sequence[StepRun], load: Callable[[OutputRef], object]) -> bool | None:
@@ -260,7 +247,7 @@ def from_tracking(
         pipeline=parent.tags["pipeline.name"],
         status=status,
         steps=steps,
-        params=dict(parent.params),
+        params=dict(spec.get("flat_params") or parent.params),
         duration=timedelta(seconds=parent.duration_s or 0.0),
         resumed_from=None if resumed is None else RunId(resumed),
         gates_passed=None if gates is None else gates == "passed",

@@ -103,11 +103,16 @@ def _worker_main(conn: multiprocessing.connection.Connection, factory: ClientFac
     client = factory(settings=settings)
     while True:
         try:
-            task = conn.recv()
+            task = conn.recv()  # unpickling imports the step's module: not part of its time limit
         except (EOFError, OSError):
             break
+        conn.send(_STARTED)
         conn.send(run_task(task, client))
     client.close()
+
+
+_STARTED = "started"  # what a worker sends when it begins a task: the time limit counts from here
+_START_GRACE_S = 120.0  # a worker that never starts its task (stuck importing) is stopped after this
 
 
 @dataclass(slots=True)
@@ -115,7 +120,14 @@ class _Worker:
     process: BaseProcess
     conn: multiprocessing.connection.Connection
     task: Task | None = None
-    started: float = 0.0
+    started: float = 0.0  # when the task was sent, then when the worker began it
+    running: bool = False
+
+    def deadline(self) -> float | None:
+        """When the task's time limit runs out (a grace period while the worker has not begun it)."""
+        if self.task is None or self.task.timeout_s is None:
+            return None
+        return self.started + self.task.timeout_s + (0.0 if self.running else _START_GRACE_S)
 
 
 class LocalRunner:
@@ -151,7 +163,7 @@ class LocalRunner:
     def submit(self, task: Task) -> None:
         """Send ``task`` to an idle worker (starting one when none is idle)."""
         worker = self._idle.pop() if self._idle else self._start()
-        worker.task, worker.started = task, time.monotonic()
+        worker.task, worker.started, worker.running = task, time.monotonic(), False
         worker.conn.send(task)
         self._busy.append(worker)
 
@@ -174,7 +186,7 @@ class LocalRunner:
 
     def _next_limit(self, deadline: float | None) -> float | None:
         now = time.monotonic()
-        limits = [w.started + w.task.timeout_s - now for w in self._busy if w.task and w.task.timeout_s]
+        limits = [d - now for d in (w.deadline() for w in self._busy) if d is not None]
         if deadline is not None:
             limits.append(deadline - now)
         return max(0.0, min(limits)) if limits else None
@@ -184,10 +196,14 @@ class LocalRunner:
         for worker in list(self._busy):
             if worker.conn in ready:
                 try:
-                    results.append(worker.conn.recv())
+                    message = worker.conn.recv()
                 except (EOFError, OSError):
                     results.append(self._lost(worker))
                     continue
+                if message == _STARTED:
+                    worker.started, worker.running = time.monotonic(), True
+                    continue
+                results.append(message)
                 self._busy.remove(worker)
                 worker.task = None
                 self._idle.append(worker)
@@ -197,6 +213,7 @@ class LocalRunner:
 
     def _lost(self, worker: _Worker) -> TaskResult:
         self._busy.remove(worker)
+        worker.conn.close()
         worker.process.join(timeout=5)
         code = worker.process.exitcode
         how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
@@ -207,13 +224,15 @@ class LocalRunner:
         results: list[TaskResult] = []
         now = time.monotonic()
         for worker in list(self._busy):
-            task = worker.task
-            if task is not None and task.timeout_s is not None and now - worker.started >= task.timeout_s:
+            deadline, task = worker.deadline(), worker.task
+            if task is not None and deadline is not None and now >= deadline:
                 self._busy.remove(worker)
                 _stop(worker.process)
-                results.append(
-                    failed(task, f"it ran longer than its timeout of {task.timeout_s:g} s", started=worker.started)
-                )
+                worker.conn.close()
+                why = f"it ran longer than its timeout of {task.timeout_s:g} s"
+                if not worker.running:
+                    why = f"its worker did not start it within {_START_GRACE_S:g} s (stuck importing?)"
+                results.append(failed(task, why, started=worker.started))
         return results
 
     def cancel(self) -> list[Task]:

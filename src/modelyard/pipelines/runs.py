@@ -28,7 +28,7 @@ from modelyard.errors import (
 from modelyard.ids import Digest, RunId
 from modelyard.pipelines import records, sweeps
 from modelyard.pipelines.definitions import Pipeline
-from modelyard.pipelines.execution import Task, TaskResult
+from modelyard.pipelines.execution import MAX_ERROR_CHARS, Task, TaskResult
 from modelyard.pipelines.fingerprints import Fingerprinter
 from modelyard.pipelines.graphs import Graph
 from modelyard.pipelines.models import OutputRef, PipelineRun, StepRun, StepStatus
@@ -145,11 +145,6 @@ class Pipelines:
             parent=parent,
             params={k: v for k, v in records.flat_params(graph).items() if records.is_loggable(v)},
         )
-        self._client.flush()  # the run is written before its files are recorded
-        self._client.metadata.runs.add_artifacts(
-            parent_run.id,
-            [records.spec_artifact(self._client, pipeline, resolved, graph, chosen.name, force, use_cache)],
-        )
         state = _State(graph=graph, parent=parent_run.id, started=time.monotonic())
         planner.parent = parent_run.id
         reuse = {} if resume is None else {s.cache_key: s for s in resume.steps if s.status.is_done and s.cache_key}
@@ -157,9 +152,12 @@ class Pipelines:
             pipeline, planner, chosen, state, use_cache, frozenset(force), reuse, parent_run.experiment_name
         )
         try:
+            self._client.flush()  # the run is written before its files are recorded
+            spec = records.spec_artifact(self._client, pipeline, resolved, graph, chosen.name, force, use_cache)
+            self._client.metadata.runs.add_artifacts(parent_run.id, [spec])
             self._loop(context)
-        except BaseException:
-            self._interrupt(context)
+        except BaseException as exc:
+            self._interrupt(context, RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED)
             raise
         finally:
             chosen.close()
@@ -180,6 +178,10 @@ class Pipelines:
             if not state.running and not state.retry_at and not state.ready():
                 return
             waits = [due - now for due, _, _ in state.retry_at.values()]
+            if not state.running:  # cache hits made more nodes ready, or only backoffs are pending
+                if waits and not state.ready():
+                    time.sleep(max(0.0, min(waits)))  # wait for the first backoff without spinning
+                continue
             for result in ctx.runner.wait(max(0.0, min(waits)) if waits else None):
                 self._settle(ctx, result)
 
@@ -193,7 +195,9 @@ class Pipelines:
             refs, source = found
             run = self._client.create_run(
                 ctx.experiment, name=key, parent=ctx.state.parent, params=planned.params,
-                tags=records.step_tags(key, planned, ctx.state.graph, cache_hit=True, source=source, outputs=refs),
+                tags=records.step_tags(
+                    key, planned, ctx.state.graph, cache_hit=True, attempt=0, source=source, outputs=refs
+                ),
             )  # fmt: skip
             self._client.end_run(RunStatus.FINISHED, run_id=run.id)
             ctx.state.outputs[key] = refs
@@ -267,7 +271,7 @@ class Pipelines:
                 run_id=result.run_id, attempts=result.attempt, outputs=result.outputs,
             )  # fmt: skip
             return
-        self._close_run(result.run_id, RunStatus.FAILED, result.error.summary)
+        self._close_run(result.run_id, RunStatus.FAILED, result.error.text())
         retries = node.step.options.retries
         if result.attempt <= retries and result.error.code not in records.NO_RETRY:
             delay = node.step.options.retry_delay_s * 2 ** (result.attempt - 1)
@@ -275,7 +279,7 @@ class Pipelines:
             return
         state.results[result.node] = StepRun(
             name=result.node, status=StepStatus.FAILED, duration=elapsed, cache_key=planned.cache_key,
-            run_id=result.run_id, attempts=result.attempt, error=records.error_text(result.error),
+            run_id=result.run_id, attempts=result.attempt, error=result.error.text(),
         )  # fmt: skip
         for key in state.graph.dependents(result.node):
             state.results.setdefault(key, StepRun(name=key, status=StepStatus.SKIPPED, error=f"{result.node} failed"))
@@ -285,18 +289,18 @@ class Pipelines:
         run = self._client.get_run(run_id)
         if not run.status.is_terminal:
             if error:
-                self._client.set_run_tags(run_id, {"pipeline.error": error[:4000]})
+                self._client.set_run_tags(run_id, {"pipeline.error": error[:MAX_ERROR_CHARS]})
             self._client.end_run(status, run_id=run_id)
 
-    def _interrupt(self, ctx: _Context) -> None:
-        """Ctrl-C (or an error of the coordinator): stop the runner and end every open run as KILLED."""
+    def _interrupt(self, ctx: _Context, status: RunStatus) -> None:
+        """Ctrl-C (KILLED) or an error of the coordinator (FAILED): stop the runner and end every open run."""
         for task in ctx.runner.cancel():
             self._close_run(task.run_id, RunStatus.KILLED, "interrupted")
         for key, (task, _) in ctx.state.running.items():
             self._close_run(task.run_id, RunStatus.KILLED, "interrupted")
             ctx.state.results.setdefault(key, StepRun(name=key, status=StepStatus.KILLED, run_id=task.run_id))
-        self._client.set_run_tags(ctx.state.parent, {"pipeline.status": "killed"})
-        self._client.end_run(RunStatus.KILLED, run_id=ctx.state.parent)
+        self._client.set_run_tags(ctx.state.parent, {"pipeline.status": status.value.lower()})
+        self._client.end_run(status, run_id=ctx.state.parent)
 
     def _finish(self, ctx: _Context, resume: PipelineRun | None) -> PipelineRun:
         state = ctx.state
@@ -379,6 +383,11 @@ class Pipelines:
         previous = self.get(run_id, pipeline=pipeline)
         spec = records.read_spec(self._client, previous.id)
         target = pipeline or records.load_pipeline(spec)
+        for step in previous.steps:  # a runner killed mid-run left these open: they will never end otherwise
+            if step.status is StepStatus.RUNNING and step.run_id is not None:
+                self._close_run(step.run_id, RunStatus.KILLED, "interrupted; resumed in a new pipeline run")
+        if previous.status is StepStatus.RUNNING:
+            self._close_run(previous.id, RunStatus.KILLED, None)
         if previous.status is StepStatus.SUCCEEDED and self._client.get_run(run_id).status is RunStatus.FINISHED:
             raise InvalidInputError(
                 f"Pipeline run {run_id} succeeded; there is nothing to resume.", hint="Run it again instead."

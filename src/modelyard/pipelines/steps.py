@@ -44,7 +44,20 @@ class StepOutput:
             hint="Pass step outputs to other steps; do the work (comparisons, arithmetic, indexing) inside a step.",
         )
 
-    __bool__ = __iter__ = __len__ = __getitem__ = __add__ = __lt__ = __gt__ = __call__ = _misuse
+    def __getattr__(self, name: str) -> typing.NoReturn:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)  # copy, pickle and inspect probe dunders: answer as a plain object does
+        self._misuse()
+
+    def __eq__(self, other: object) -> typing.NoReturn:
+        self._misuse()
+
+    __hash__ = object.__hash__
+    __bool__ = __iter__ = __len__ = __getitem__ = __contains__ = __call__ = _misuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _misuse
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = __rpow__ = __matmul__ = __rmatmul__ = _misuse
+    __neg__ = __pos__ = __abs__ = __invert__ = __int__ = __float__ = __index__ = __round__ = _misuse
+    __lt__ = __le__ = __gt__ = __ge__ = __ne__ = __and__ = __or__ = __xor__ = _misuse
 
 
 def _output_names(

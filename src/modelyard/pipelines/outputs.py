@@ -104,7 +104,7 @@ _DATA_PACKAGES = frozenset({"pandas", "numpy", "pyarrow", "polars"})
 def _jsonable(value: object) -> object:
     package = type(value).__module__.partition(".")[0]
     if package == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return {"__type__": type_name(value), "value": value.item()}  # a numpy scalar
+        return value.item()  # a numpy scalar (np.float64 is a float: stored as the plain number it is)
     if package in _DATA_PACKAGES:
         raise TypeError(f"{type_name(value)} is data, not a JSON value")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -322,3 +322,55 @@ def test_the_inline_and_local_runners_give_the_same_outputs(tmp_path: Path) -> N
         assert local.load("evaluate") == inline.load("evaluate")
         assert one.get_run(inline.id).tags["pipeline.runner"] == "inline"
         assert two.get_run(local.id).tags["pipeline.runner"] == "local"
+
+
+def test_ctrl_c_ends_every_run_as_killed_and_leaves_a_resumable_state(tmp_path: Path) -> None:
+    home, gate, marker = tmp_path / "yard", tmp_path / "gate", tmp_path / "marker"
+    gate.write_text("hold on")
+    flows.make_client(home).close()
+    process = subprocess.Popen(
+        [sys.executable, "-c", COORDINATOR, str(ROOT), str(home), str(gate), str(marker)],
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while "hold started" not in flows.marks(marker):
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        assert time.monotonic() < deadline, "the slow step never started"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert b"KeyboardInterrupt" in stderr
+    assert _group_gone(process.pid, within_s=15)  # no worker process outlived the coordinator
+    gate.unlink()
+
+    with flows.make_client(home) as client:
+        found = client.search_runs("held", order_by="attributes.start_time").runs
+        assert {r.status for r in found} <= {RunStatus.FINISHED, RunStatus.KILLED}  # nothing left RUNNING
+        parent = next(r for r in found if r.parent_id is None)
+        assert parent.status is RunStatus.KILLED
+        killed = client.pipelines.get(parent.id)
+        assert statuses(killed) == {
+            "source": StepStatus.SUCCEEDED,
+            "hold": StepStatus.KILLED,
+            "tally": StepStatus.SKIPPED,
+        }
+        assert not client.metadata.step_cache.list(step="hold")  # the interrupted step stored nothing
+        resumed = client.pipelines.resume(parent.id)
+        assert statuses(resumed) == {
+            "source": StepStatus.CACHED,
+            "hold": StepStatus.SUCCEEDED,
+            "tally": StepStatus.SUCCEEDED,
+        }
+
+
+def _group_gone(group: int, *, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False

@@ -194,11 +194,14 @@ class LocalRunner:
     def _collect(self, ready: list[Any]) -> list[TaskResult]:
         results: list[TaskResult] = []
         for worker in list(self._busy):
+            task = worker.task
+            if task is None:  # never: a busy worker holds its task
+                continue
             if worker.conn in ready:
                 try:
                     message = worker.conn.recv()
                 except (EOFError, OSError):
-                    results.append(self._lost(worker))
+                    results.append(self._lost(worker, task))
                     continue
                 if message == _STARTED:
                     worker.started, worker.running = time.monotonic(), True
@@ -208,16 +211,15 @@ class LocalRunner:
                 worker.task = None
                 self._idle.append(worker)
             elif worker.process.sentinel in ready:
-                results.append(self._lost(worker))
+                results.append(self._lost(worker, task))
         return results
 
-    def _lost(self, worker: _Worker) -> TaskResult:
+    def _lost(self, worker: _Worker, task: Task) -> TaskResult:
         self._busy.remove(worker)
         worker.conn.close()
         worker.process.join(timeout=5)
         code = worker.process.exitcode
         how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        task = worker.task or Task(node="?", step=None, run_id="")  # type: ignore[arg-type] # busy workers hold a task
         return failed(task, f"the worker process running it died ({how})", started=worker.started)
 
     def _expire(self) -> list[TaskResult]:

@@ -178,9 +178,12 @@ def sweep(
                 pipeline, runner=runner or "local", workers=1, config=config, overrides=overrides,
                 params=dict(params), parent=parent.id,
             )  # fmt: skip
-            value = objective(run, metric)
         except StepFailedError as exc:
             return Trial(number=number, params=dict(params), run=exc.run, error=exc.message)  # type: ignore[arg-type]
+        try:
+            value = objective(run, metric)
+        except PipelineError as exc:  # the objective names no number of this run: the trial counts as failed
+            return Trial(number=number, params=dict(params), run=run, error=str(exc))
         with lock:  # the trial's own run has ended: its result is recorded on the sweep's run
             client.set_run_tags(parent.id, {f"sweep.trial.{number}": f'{{"run": "{run.id}", "value": {value!r}}}'})
         return Trial(number=number, params=dict(params), run=run, value=value)

@@ -9,8 +9,12 @@ from __future__ import annotations
 import functools
 import getpass
 import importlib.metadata
+import os
+import re
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 import blake3
 
@@ -18,22 +22,88 @@ __all__ = ["current_user", "distributions_of", "environment_digest", "imported_p
 
 
 def _key(name: str) -> str:
-    return name.lower().replace("_", "-")
+    """A distribution's canonical name (PEP 503): ``Scikit_Learn`` and ``scikit-learn`` are one."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class _Installed:
+    name: str  # canonical
+    version: str
+    modules: tuple[str, ...]  # the top-level modules it provides
+
+
+def _top_levels(info: Path) -> tuple[str, ...]:
+    """Top-level modules of a distribution: ``top_level.txt``, else the first parts of the paths in RECORD."""
+    try:
+        declared = (info / "top_level.txt").read_text(encoding="utf-8").split()
+    except OSError:
+        declared = []
+    if declared:
+        return tuple(sorted(set(declared)))
+    try:
+        record = (info / "RECORD").read_text(encoding="utf-8")
+    except OSError:
+        return ()
+    found: set[str] = set()
+    for line in record.splitlines():
+        first = line.split(",", 1)[0].split("/", 1)[0]
+        if first.endswith(".py"):
+            found.add(first[:-3])
+        elif "/" in line.split(",", 1)[0] and first.isidentifier():
+            found.add(first)  # a package folder (dist-info, __pycache__, ../bin are not identifiers)
+    return tuple(sorted(found))
+
+
+def _from_metadata(info: Path) -> _Installed | None:
+    """The slow path (egg-info, odd folder names): parse the distribution's metadata."""
+    dist = importlib.metadata.PathDistribution(info)
+    name, version = dist.metadata["Name"], dist.version
+    if not name or not version:
+        return None
+    modules = {m.split(".")[0] for m in (dist.read_text("top_level.txt") or "").split()}
+    return _Installed(name=_key(name), version=version, modules=tuple(sorted(modules)) or _top_levels(info))
 
 
 @functools.lru_cache(maxsize=1)
+def _distributions() -> tuple[_Installed, ...]:
+    """Every distribution on ``sys.path`` (the first of a name wins, as imports do), from folder names.
+
+    ``importlib.metadata`` parses every METADATA file with the email parser (~0.3 s for 300 distributions,
+    twice over for names and for modules); a ``name-version.dist-info`` folder already says both.
+    """
+    found: dict[str, _Installed] = {}
+    for entry in sys.path:
+        try:
+            children = sorted(os.scandir(entry or "."), key=lambda e: e.name)
+        except OSError:
+            continue
+        for child in children:
+            if not child.name.endswith((".dist-info", ".egg-info")) or not child.is_dir():
+                continue
+            stem, _, version = child.name.rpartition(".")[0].partition("-")
+            if child.name.endswith(".dist-info") and version[:1].isdigit() and "-" not in version:
+                dist: _Installed | None = _Installed(
+                    name=_key(stem), version=version, modules=_top_levels(Path(child.path))
+                )
+            else:
+                dist = _from_metadata(Path(child.path))
+            if dist is not None and dist.name not in found:
+                found[dist.name] = dist
+    return tuple(sorted(found.values(), key=lambda d: d.name))
+
+
 def _installed() -> tuple[tuple[str, str], ...]:
-    found: dict[str, str] = {}
-    for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            found[_key(name)] = dist.version
-    return tuple(sorted(found.items()))
+    return tuple((d.name, d.version) for d in _distributions())
 
 
 @functools.lru_cache(maxsize=1)
 def _module_distributions() -> dict[str, tuple[str, ...]]:
-    return {module: tuple(dists) for module, dists in importlib.metadata.packages_distributions().items()}
+    mapping: dict[str, list[str]] = {}
+    for dist in _distributions():
+        for module in dist.modules:
+            mapping.setdefault(module, []).append(dist.name)
+    return {module: tuple(names) for module, names in mapping.items()}
 
 
 @functools.lru_cache(maxsize=1)

@@ -41,6 +41,7 @@ def test_first_model_passes_the_gate_and_is_promoted(local_yard: Client) -> None
     production = local_yard.models.get_version("clf@production")
     assert production.version == 1
     assert production.lineage.pipeline_run_id == run.id
+    assert production.source == f"runs:/{run.step('fit').run_id}/fit"  # logged under the step's name
     assert production.lineage.datasets == (ref,)
     assert "gate passed" in (local_yard.models.history("clf", alias="production")[-1].reason or "")
 

@@ -32,6 +32,7 @@ from modelyard.pipelines.evaluation import Evaluation, evaluate_model
 from modelyard.pipelines.gates import GateReport, Invariance, NoRegression, SliceCheck, Threshold
 from modelyard.pipelines.gates import check_model as run_checks
 from modelyard.pipelines.models import OutputRef
+from modelyard.pipelines.outputs import model_name
 from modelyard.pipelines.splits import split_frame
 from modelyard.pipelines.steps import step
 
@@ -235,7 +236,9 @@ def register(model: OutputRef, name: str, description: str | None = None) -> Reg
     if existing:
         found = existing[0]
         return Registered(name=name, version=found.version, package=model.digest, created=False)
-    version = client.register_model(name, f"runs:/{model.run_id}/{model.name}", description=description)
+    step_name = client.get_run(model.run_id).tags.get("pipeline.step", model.name)
+    source = f"runs:/{model.run_id}/{model_name(step_name, model.name)}"
+    version = client.register_model(name, source, description=description)
     client.set_tags({"registered": version.ref})
     return Registered(name=name, version=version.version, package=model.digest, created=True)
 

@@ -197,7 +197,7 @@ def _run(task: Task, client: Client, outputs: Outputs) -> tuple[OutputRef, ...]:
             value = task.step.fn(**kwargs)
     finally:
         _context.current_client.reset(token)
-    return tuple(outputs.save(name, item, run_id=task.run_id) for name, item in _split(task, value))
+    return tuple(outputs.save(name, item, run_id=task.run_id, step=task.node) for name, item in _split(task, value))
 
 
 def _record(task: Task, client: Client, refs: tuple[OutputRef, ...]) -> None:

@@ -25,7 +25,7 @@ from modelyard.pipelines.models import OutputRef
 if TYPE_CHECKING:
     from modelyard.client import Client
 
-__all__ = ["Outputs", "Serializer", "canonical_json", "recorded_json", "type_name"]
+__all__ = ["Outputs", "Serializer", "canonical_json", "model_name", "recorded_json", "type_name"]
 
 _SPOOL_BYTES = 64 * 1024 * 1024
 _MAX_JSON_BYTES = 16 * 1024 * 1024
@@ -218,6 +218,11 @@ class _Records:
         return cls.model_validate(body) if hasattr(cls, "model_validate") else cls.from_json(body)
 
 
+def model_name(step: str, output: str) -> str:
+    """The name a step's model output is logged under in its run: the step's, or ``step.output``."""
+    return step if output in ("output", step) else f"{step}.{output}"
+
+
 class Outputs:
     """Saves and loads step outputs through the client's stores.
 
@@ -235,8 +240,12 @@ class Outputs:
         """Whether ``value`` is stored as a table or an array (and so hashed by its bytes, never as JSON)."""
         return any(s.kind in ("parquet", "numpy") and s.accepts(value) for s in self._serializers)
 
-    def save(self, name: str, value: object, *, run_id: RunId | None) -> OutputRef:
-        """Store ``value`` (as output ``name`` of the step run ``run_id``) and describe it."""
+    def save(self, name: str, value: object, *, run_id: RunId | None, step: str | None = None) -> OutputRef:
+        """Store ``value`` (as output ``name`` of step ``step``'s run ``run_id``) and describe it.
+
+        A model is logged with the step's run under ``model_name(step, name)``: ``runs:/<run>/train`` for
+        the single output of step ``train``.
+        """
         from modelyard.data.models import DatasetVersion
 
         if isinstance(value, DatasetVersion):  # a version names itself: "name@number=digest"
@@ -248,7 +257,7 @@ class Outputs:
             if serializer.accepts(value):
                 return self._put(name, value, serializer, run_id)
         if self._client.loaders.find_flavor(value) is not None and run_id is not None:
-            info = self._client.log_model(value, name=name)
+            info = self._client.log_model(value, name=model_name(step or name, name))
             return OutputRef(
                 name=name,
                 kind="model",

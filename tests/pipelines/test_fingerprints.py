@@ -147,3 +147,54 @@ def test_a_shared_fingerprinter_sees_edited_files(project: Callable[..., ModuleT
     assert fingerprinter.fingerprint(project().prepare).digest == before  # parsed once, same answer
     edited = project(HELPERS.replace("return [v for v in x if v is not None]", "return [v for v in x if v]"))
     assert fingerprinter.fingerprint(edited.prepare).digest != before
+
+
+LAZY_STEPS = """
+def train(x):
+    import numpy as np
+    from project.helpers import scale
+
+    return np.asarray(scale(x)).mean()
+
+def relative(x):
+    from .helpers import clean
+
+    return clean(x)
+
+def nothing(x):
+    import json
+
+    return json.dumps(x)
+"""
+
+
+def test_imports_inside_a_step_count_like_module_level_ones(project: Callable[..., ModuleType], tmp_path: Path) -> None:
+    import numpy as np
+
+    steps = project(steps=LAZY_STEPS)
+    train = fingerprint(steps.train, project_root=tmp_path)
+    assert train.libraries == {"numpy": np.__version__}  # a library imported in the body counts by version
+    assert "project.helpers:scale" in train.code  # a project helper imported in the body is followed
+    assert "project.helpers:clean" in fingerprint(steps.relative, project_root=tmp_path).code
+    assert fingerprint(steps.nothing, project_root=tmp_path).code == ("project.steps:nothing",)
+    before = {name: fingerprint(getattr(steps, name), project_root=tmp_path).digest for name in ("train", "relative")}
+    changed = project(helpers=HELPERS.replace("v * SCALE", "v * SCALE + 1"), steps=LAZY_STEPS)
+    after = {name: fingerprint(getattr(changed, name), project_root=tmp_path).digest for name in ("train", "relative")}
+    assert after["train"] != before["train"]
+    assert after["relative"] == before["relative"]
+
+
+def test_a_script_and_its_module_fingerprint_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelyard.pipelines.loading import module_from_file
+
+    script = tmp_path / "flowmod.py"
+    script.write_text("def step(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    by_file = module_from_file(script)
+    sys.modules.pop("flowmod", None)
+    by_name = importlib.import_module("flowmod")
+    try:
+        assert by_name is not by_file
+        assert fingerprint(by_file.step).digest == fingerprint(by_name.step).digest
+    finally:
+        sys.modules.pop("flowmod", None)

@@ -16,6 +16,8 @@ for a pipeline run is right after its modules were imported.
 from __future__ import annotations
 
 import ast
+import importlib
+import importlib.util
 import inspect
 import sys
 import sysconfig
@@ -64,7 +66,7 @@ def _stable_module_name(module_name: str) -> str:
     if module_name in ("__main__", "__mp_main__") or module_name.startswith("modelyard_pipeline_"):
         path = _module_file(module_name)
         if path is not None:
-            return path.name
+            return path.stem  # what `import train` calls train.py
     return module_name
 
 
@@ -169,9 +171,67 @@ class _Walker:
         """Resolve every name ``func`` loads, in its globals and closure, and visit what they name."""
         scope = {**func.__globals__, **inspect.getclosurevars(func).nonlocals}
         found = self._node(func)  # without source, the names its bytecode loads
+        if found is not None:
+            scope.update(self._local_imports(found[0], func))
         chains = _loaded_names(found[0]) if found is not None else [[name] for name in func.__code__.co_names]
         for chain in chains:
             self._resolve(chain, scope, owner)
+
+    def _local_imports(self, tree: ast.AST, func: types.FunctionType) -> dict[str, object]:
+        """Names the function binds by importing in its body (``import numpy as np`` inside a step).
+
+        A library is never imported here (that is the step's business, and may take seconds): its
+        top-level name joins the libraries, which count by version. A project module is imported, as the
+        step will import it, so the names taken from it are followed like module-level ones.
+        """
+        bound: dict[str, object] = {}
+        package = func.__globals__.get("__package__") or ""
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    module = self._project_module(alias.name)
+                    if module is not None:
+                        top = alias.name.partition(".")[0]
+                        bound[alias.asname or top] = module if alias.asname else sys.modules.get(top, module)
+            elif isinstance(node, ast.ImportFrom):
+                name = ("." * node.level + (node.module or "")) if node.level else (node.module or "")
+                try:
+                    absolute = importlib.util.resolve_name(name, package) if node.level else name
+                except (ImportError, ValueError):
+                    continue
+                module = self._project_module(absolute)
+                for alias in node.names if module is not None else ():
+                    value = getattr(module, alias.name, None)
+                    if value is None:
+                        value = self._project_module(f"{absolute}.{alias.name}")
+                    if value is not None:
+                        bound[alias.asname or alias.name] = value
+        return bound
+
+    def _project_module(self, name: str) -> types.ModuleType | None:
+        """The project module ``name`` (imported if needed), or None for a library (recorded as one)."""
+        top = name.partition(".")[0]
+        loaded = sys.modules.get(name)
+        if loaded is not None:
+            if self.is_project(name):
+                return loaded
+            self.library_modules.add(top)
+            return None
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            return None
+        origin = getattr(spec, "origin", None)
+        path = Path(origin).resolve() if origin and origin not in ("built-in", "frozen") else None
+        if path is None or any(path.is_relative_to(root) for root in self._libraries):
+            self.library_modules.add(top)
+            return None
+        if self._root is not None and not path.is_relative_to(self._root):
+            return None
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            return None
 
     def _resolve(self, chain: list[str], scope: dict[str, object], owner: str) -> None:
         if chain[0] not in scope:

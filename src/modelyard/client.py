@@ -149,6 +149,7 @@ class Client:
 
     def close(self) -> None:
         """End runs this client left open (FINISHED), write pending values and release connections."""
+        self.pipelines.close()
         self._finalizer()
         self.metadata.close()
         self.artifacts.close()

@@ -238,3 +238,16 @@ def chatty(times: int = 3) -> int:
 @Pipeline
 def talking(times: int = 3) -> None:
     quick(double(chatty(times)))
+
+
+@my.step(cache=False)
+def worker_pid(marker: str, number: int) -> int:
+    """Write the id of the process running the step."""
+    del number
+    mark(marker, str(os.getpid()))
+    return os.getpid()
+
+
+@Pipeline
+def pids(marker: str, number: int = 0) -> None:
+    worker_pid(marker, number)

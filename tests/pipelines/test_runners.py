@@ -374,3 +374,24 @@ def _group_gone(group: int, *, within_s: float) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_the_local_runner_keeps_its_workers_between_runs(local_yard: Client, tmp_path: Path) -> None:
+    marker = str(tmp_path / "pids.txt")
+    for number in range(2):
+        flows.pids.run(runner="local", workers=1, client=local_yard, marker=marker, number=number)
+    first, second = flows.marks(marker)
+    assert first == second  # the same worker process ran both runs' step: no second spawn
+    local_yard.pipelines.close()
+    assert _gone(int(first), within_s=15)  # closing the client's pipelines (or the client) stops it
+
+
+def _gone(pid: int, *, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False

@@ -10,6 +10,7 @@ independent branches go on, so a resume has as much to reuse as possible.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class _State:
 
 
 _PENDING = StepRun(name="", status=StepStatus.SKIPPED)
+_MAX_POOLS = 8
 
 
 class Pipelines:
@@ -78,6 +80,13 @@ class Pipelines:
     def __init__(self, client: Client) -> None:
         self._client = client
         self._fingerprints = Fingerprinter()
+        self._pools: dict[tuple[int | None, int], LocalRunner] = {}  # worker processes kept between runs
+
+    def close(self) -> None:
+        """Stop the worker processes kept for the next run (the client does this when it closes)."""
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
 
     # -- runners ---------------------------------------------------------------------------------------------
     def runner(self, runner: str | Runner | None, *, workers: int | None = None) -> Runner:
@@ -88,7 +97,13 @@ class Pipelines:
         if name == "inline":
             return InlineRunner(self._client)
         if name == "local":
-            return LocalRunner(self._client, workers=workers)
+            key = (workers, threading.get_ident())  # one pool per thread: a sweep's trials run side by side
+            pool = self._pools.get(key)
+            if pool is None:
+                while len(self._pools) >= _MAX_POOLS:
+                    self._pools.pop(next(iter(self._pools))).close()
+                pool = self._pools[key] = LocalRunner(self._client, workers=workers)
+            return pool
         if name == "ray" or name.startswith("ray://"):
             from importlib import import_module
 
@@ -160,7 +175,8 @@ class Pipelines:
             self._interrupt(context, RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED)
             raise
         finally:
-            chosen.close()
+            if chosen not in self._pools.values():
+                chosen.close()  # a local pool stays for the next run: spawning workers costs ~1-2 s each
         return self._finish(context, resume)
 
     def _loop(self, ctx: _Context) -> None:

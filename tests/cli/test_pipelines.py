@@ -142,6 +142,8 @@ def test_a_failed_gate_exits_1_with_the_report(invoke: Invoke, flow_file: Path) 
     assert failed.exit_code == 1
     assert "gates: FAILED" in failed.stderr
     assert "FAIL  total" in failed.stderr
+    assert "Error [gate-failed]" in failed.stderr
+    assert "gate 'gate' (total) failed" in failed.stderr
 
 
 def test_a_definition_error_names_the_step_and_input_before_running(invoke: Invoke, flow_file: Path) -> None:

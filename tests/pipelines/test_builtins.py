@@ -6,7 +6,7 @@ import pytest
 
 from modelyard.client import Client
 from modelyard.data import Column, DataTests
-from modelyard.errors import StepFailedError
+from modelyard.errors import GateFailedError, StepFailedError
 from modelyard.pipelines.models import StepStatus
 from tests.pipelines import model_flows
 
@@ -22,6 +22,7 @@ def test_first_model_passes_the_gate_and_is_promoted(local_yard: Client) -> None
     ref = _commit(local_yard)
     run = model_flows.gated.run(data=ref, runner="inline", client=local_yard)
     assert run.succeeded
+    assert run.check() is run
     assert run.gates_passed is True
     split = run.step("split")
     assert [o.name for o in split.outputs] == ["train", "test"]
@@ -54,6 +55,10 @@ def test_a_worse_model_is_registered_but_not_promoted_and_the_gate_fails(local_y
     assert run.status is StepStatus.SUCCEEDED  # every step ran ...
     assert run.gates_passed is False  # ... but the gate failed, so the run did not succeed
     assert not run.succeeded
+    with pytest.raises(GateFailedError, match=r"gate 'check_model' \(no regression auc\) failed") as caught:
+        run.check()
+    assert caught.value.report == run.load("check_model")
+    assert caught.value.run is run
     report = run.load("check_model")
     assert report.baseline == "clf/1"
     assert [c.name for c in report.checks if not c.passed] == [

@@ -117,8 +117,7 @@ def _finish(run: PipelineRun, as_json: bool) -> None:
     else:
         _print_run(run)
         _report_gates(run)
-    if not run.succeeded:
-        raise click.exceptions.Exit(1)
+    run.check()  # a failed gate raises GateFailedError: exit 1, with the reason on stderr
 
 
 def _run_or_report(work: Callable[[], PipelineRun], as_json: bool) -> None:

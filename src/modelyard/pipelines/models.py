@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from modelyard.errors import InvalidInputError, NotFoundError, close_matches
+from modelyard.errors import GateFailedError, InvalidInputError, NotFoundError, StepFailedError, close_matches
 from modelyard.ids import RunId
 
 __all__ = [
@@ -170,8 +170,43 @@ class PipelineRun:
             hint=close_matches(name, names) or f"Steps: {', '.join(names)}.",
         )
 
+    def check(self) -> PipelineRun:
+        """Return this run if it succeeded; else raise ``StepFailedError`` or ``GateFailedError`` (CI style).
+
+        Example:
+            >>> training.run().check()  # doctest: +SKIP
+        """
+        failed = [s for s in self.steps if s.status is StepStatus.FAILED]
+        if failed or not self.status.is_done:
+            raise StepFailedError(
+                f"Pipeline run {self.id} did not finish: {self.failure or self.status.value}.",
+                hint=f"Fix it and resume: modelyard pipeline resume {self.id}",
+                run=self,
+            )
+        if self.gates_passed is False:
+            reports = [
+                (s.name, self.load(s.name, ref.name))
+                for s in self.steps
+                for ref in s.outputs
+                if ref.type_name.endswith(":GateReport")
+            ]
+            failing = [(name, report) for name, report in reports if not getattr(report, "passed", True)]
+            names = ", ".join(f"{name!r} ({_failed_checks(report)})" for name, report in failing)
+            raise GateFailedError(
+                f"Pipeline run {self.id}: gate {names} failed, so nothing was promoted past it.",
+                hint="Improve the model or the data, or change the gate's thresholds in the pipeline's config.",
+                run=self,
+                report=failing[0][1] if failing else None,
+            )
+        return self
+
     def load(self, step: str, output: str | None = None) -> Any:
         """Read the stored output ``output`` of step ``step`` (deserialized, verified)."""
         if self._loader is None:
             raise InvalidInputError("This record is not bound to a store.", hint="Get it from client.pipelines.")
         return self._loader(self.step(step).output(output))
+
+
+def _failed_checks(report: object) -> str:
+    checks = getattr(report, "checks", ())
+    return ", ".join(str(getattr(c, "name", c)) for c in checks if not getattr(c, "passed", True)) or "failed"

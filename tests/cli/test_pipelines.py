@@ -158,6 +158,23 @@ def test_a_definition_error_names_the_step_and_input_before_running(invoke: Invo
     assert "has no 'nope'" in missing.stderr
 
 
+def test_list_shows_pipeline_runs_newest_first(invoke: Invoke, flow_file: Path) -> None:
+    empty = invoke("pipeline", "list")
+    assert empty.exit_code == 0
+    assert "No pipeline runs yet" in empty.stderr
+    first = _json(invoke("pipeline", "run", f"{flow_file}:flow", "--runner", "inline", "--json").stdout)
+    second = _json(invoke("pipeline", "run", f"{flow_file}:gated", "--runner", "inline", "--json").stdout)
+    listed = _json(invoke("pipeline", "list", "--json").stdout)
+    assert [r["id"] for r in listed] == [second["id"], first["id"]]
+    assert listed[0]["gates"] == "passed"
+    assert listed[1]["cache_hits"] == "0"
+    only = _json(invoke("pipeline", "list", "flow", "--json").stdout)
+    assert [r["id"] for r in only] == [first["id"]]
+    table = invoke("pipeline", "list")
+    assert first["id"][:8] in table.stdout
+    assert "succeeded" in table.stdout
+
+
 def test_graph_as_text_dot_and_from_a_run(invoke: Invoke, flow_file: Path, tmp_path: Path) -> None:
     text = invoke("pipeline", "graph", f"{flow_file}:flow")
     assert text.exit_code == 0

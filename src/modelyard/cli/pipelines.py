@@ -200,6 +200,57 @@ def _full_id(run_id: str) -> str:
     return resolve_run(current_client(), run_id).id
 
 
+@pipeline.command("list")
+@click.argument("name", required=False)
+@click.option("--limit", type=int, default=20, show_default=True, help="How many runs, newest first.")
+@output.json_option
+def list_command(name: str | None, limit: int, as_json: bool) -> None:
+    """List pipeline runs, newest first: status, gates, cache hits, duration (of one pipeline when NAME is given).
+
+    Examples:
+        modelyard pipeline list
+        modelyard pipeline list flights-training --limit 5 --json
+    """
+    client = current_client()
+    experiments = [e.name for e in client.list_experiments()]
+    if not experiments:
+        runs = []
+    else:
+        condition = "tags.`pipeline.name` like '%'" if name is None else f"tags.`pipeline.name` = '{_quoted(name)}'"
+        order = "attributes.start_time DESC"
+        runs = client.search_runs(experiments, condition, order_by=order, max_results=limit).runs
+    rows = [
+        {
+            "id": r.id,
+            "pipeline": r.tags.get("pipeline.name"),
+            "status": r.tags.get("pipeline.status", r.status.value.lower()),
+            "gates": r.tags.get("pipeline.gates"),
+            "cache_hits": r.tags.get("pipeline.cache_hits"),
+            "runner": r.tags.get("pipeline.runner"),
+            "started_at": output.iso_time(r.start_time),
+            "duration_s": r.duration_s,
+            "resumed_from": r.tags.get("pipeline.resumed_from"),
+        }
+        for r in runs
+    ]
+    if as_json:
+        output.print_json(rows)
+        return
+    table = output.new_table("run", "pipeline", "status", "gates", "cache hits", "runner", "started", "duration")
+    for row, run in zip(rows, runs, strict=True):
+        cells = [str(row[k] or "-") for k in ("pipeline", "status", "gates", "cache_hits", "runner")]
+        table.add_row(
+            run.id[:8], *cells, output.format_local_time(run.start_time), output.format_duration(run.duration_s)
+        )
+    output.print_renderable(table)
+    if not rows:
+        output.note("No pipeline runs yet. Run one: modelyard pipeline run FILE.py:NAME")
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
 @pipeline.command("show")
 @click.argument("run_id")
 @output.json_option

@@ -43,6 +43,9 @@ def test_first_model_passes_the_gate_and_is_promoted(local_yard: Client) -> None
     assert production.version == 1
     assert production.lineage.pipeline_run_id == run.id
     assert production.source == f"runs:/{run.step('fit').run_id}/fit"  # logged under the step's name
+    signature = local_yard.models.manifest("clf@production").signature
+    assert signature is not None  # from the step's table input: the columns the model was fitted on
+    assert [c.name for c in signature.inputs] == ["month", "a", "b"]  # type: ignore[union-attr]
     assert production.lineage.datasets == (ref,)
     assert "gate passed" in (local_yard.models.history("clf", alias="production")[-1].reason or "")
 

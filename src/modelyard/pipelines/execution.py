@@ -197,7 +197,11 @@ def _run(task: Task, client: Client, outputs: Outputs) -> tuple[OutputRef, ...]:
             value = task.step.fn(**kwargs)
     finally:
         _context.current_client.reset(token)
-    return tuple(outputs.save(name, item, run_id=task.run_id, step=task.node) for name, item in _split(task, value))
+    tables = [v for v in kwargs.values() if outputs.is_table(v)]  # where a model's input example comes from
+    return tuple(
+        outputs.save(name, item, run_id=task.run_id, step=task.node, tables=tables)
+        for name, item in _split(task, value)
+    )
 
 
 def _record(task: Task, client: Client, refs: tuple[OutputRef, ...]) -> None:

@@ -218,6 +218,19 @@ class _Records:
         return cls.model_validate(body) if hasattr(cls, "model_validate") else cls.from_json(body)
 
 
+def _input_example(model: object, tables: Sequence[object]) -> object | None:
+    """Five rows of the features a fitted model knows by name (``feature_names_in_``), from a table input."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return None
+    wanted = [str(n) for n in names]
+    for table in tables:
+        columns = getattr(table, "columns", None)
+        if columns is not None and set(wanted) <= {str(c) for c in columns}:
+            return table[wanted].head(5)  # type: ignore[index, no-any-return]
+    return None
+
+
 def model_name(step: str, output: str) -> str:
     """The name a step's model output is logged under in its run: the step's, or ``step.output``."""
     return step if output in ("output", step) else f"{step}.{output}"
@@ -240,11 +253,20 @@ class Outputs:
         """Whether ``value`` is stored as a table or an array (and so hashed by its bytes, never as JSON)."""
         return any(s.kind in ("parquet", "numpy") and s.accepts(value) for s in self._serializers)
 
-    def save(self, name: str, value: object, *, run_id: RunId | None, step: str | None = None) -> OutputRef:
+    def save(
+        self,
+        name: str,
+        value: object,
+        *,
+        run_id: RunId | None,
+        step: str | None = None,
+        tables: Sequence[object] = (),
+    ) -> OutputRef:
         """Store ``value`` (as output ``name`` of step ``step``'s run ``run_id``) and describe it.
 
         A model is logged with the step's run under ``model_name(step, name)``: ``runs:/<run>/train`` for
-        the single output of step ``train``.
+        the single output of step ``train``. Its signature and input example come from the first of
+        ``tables`` (the step's table inputs) holding every feature the model was fitted on.
         """
         from modelyard.data.models import DatasetVersion
 
@@ -257,7 +279,8 @@ class Outputs:
             if serializer.accepts(value):
                 return self._put(name, value, serializer, run_id)
         if self._client.loaders.find_flavor(value) is not None and run_id is not None:
-            info = self._client.log_model(value, name=model_name(step or name, name))
+            example = _input_example(value, tables)
+            info = self._client.log_model(value, name=model_name(step or name, name), input_example=example)
             return OutputRef(
                 name=name,
                 kind="model",

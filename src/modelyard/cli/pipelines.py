@@ -7,8 +7,6 @@ a gate failed, with the report on stderr, so the command works as a CI/CD step.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +16,7 @@ import click
 from modelyard.cli import output
 from modelyard.cli.commands import ModelyardGroup
 from modelyard.cli.session import current_client
-from modelyard.errors import ConfigError, PipelineError, StepFailedError
+from modelyard.errors import PipelineError, StepFailedError
 
 if TYPE_CHECKING:
     from modelyard.pipelines.definitions import Pipeline
@@ -278,7 +276,7 @@ def show_command(run_id: str, as_json: bool) -> None:
 def graph_command(target: str, fmt: str, dest: str | None, overrides: Sequence[str], config: str | None) -> None:
     """Draw a pipeline's graph (of a definition, or as a past run recorded it): text, DOT or SVG.
 
-    SVG needs Graphviz's `dot` on PATH.
+    SVG is drawn by modelyard itself (steps in columns by depth); for Graphviz's layout pipe --format dot to `dot`.
 
     Examples:
         modelyard pipeline graph train.py:training
@@ -288,30 +286,20 @@ def graph_command(target: str, fmt: str, dest: str | None, overrides: Sequence[s
     if ":" in target:
         pipeline_ = _load(target)
         graph = pipeline_.graph(pipeline_.resolve(config=config, overrides=overrides))
-        text, dot = graph.text(), graph.dot()
+        text, dot, svg = graph.text(), graph.dot(), graph.svg()
     else:
         from modelyard.pipelines.records import read_spec
 
         spec = read_spec(current_client(), _full_id(target))
-        text, dot = str(spec["text"]), str(spec["dot"])
-    document = text if fmt == "text" else dot if fmt == "dot" else _svg(dot)
+        text, dot, svg = str(spec["text"]), str(spec["dot"]), str(spec.get("svg", ""))
+        if fmt == "svg" and not svg:
+            raise PipelineError(f"Run {target} recorded no SVG drawing.", hint="Use --format dot for runs this old.")
+    document = text if fmt == "text" else dot if fmt == "dot" else svg
     if dest is None:
         click.echo(document)
     else:
         Path(dest).write_text(document + "\n", encoding="utf-8")
         output.note(f"wrote {dest}")
-
-
-def _svg(dot: str) -> str:
-    program = shutil.which("dot")
-    if program is None:
-        raise ConfigError(
-            "Drawing SVG needs Graphviz's `dot`, which is not on PATH.", hint="Install graphviz, or use --format dot."
-        )
-    done = subprocess.run([program, "-Tsvg"], input=dot, capture_output=True, text=True, check=False, timeout=60)
-    if done.returncode != 0:
-        raise ConfigError(f"Graphviz failed: {done.stderr.strip()}", hint="Check the graph with --format dot.")
-    return done.stdout
 
 
 @pipeline.command("sweep")

@@ -9,6 +9,7 @@ fit, the graph has no cycle, and every config override names a real step and par
 from __future__ import annotations
 
 import graphlib
+import html
 import inspect
 import types
 import typing
@@ -96,6 +97,52 @@ class Graph:
                     lines.append(f'  "{_escape(value.node)}" -> "{_escape(key)}" [label="{_escape(label)}"];')
         lines.append("}")
         return "\n".join(lines)
+
+    def svg(self) -> str:
+        """The graph as a standalone SVG: steps in columns by depth, data edges as arrows (no Graphviz needed)."""
+        depth: dict[str, int] = {}
+        for key in self.order:
+            depth[key] = 1 + max((depth[u] for u in self.nodes[key].upstream), default=-1)
+        columns: dict[int, list[str]] = {}
+        for key in self.order:
+            columns.setdefault(depth[key], []).append(key)
+        width = {k: max(80, 8 * len(k) + 24) for k in self.order}
+        column_x, x = {}, 20
+        for level in sorted(columns):
+            column_x[level] = x
+            x += max(width[k] for k in columns[level]) + 90
+        box: dict[str, tuple[int, int]] = {}
+        for level, keys in columns.items():
+            for row, key in enumerate(keys):
+                box[key] = (column_x[level], 20 + row * 70)
+        height = 60 + 70 * max(len(keys) for keys in columns.values()) if columns else 60
+        parts = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{x}" height="{height}" font-family="sans-serif" '
+            'font-size="13"><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+            'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>',
+            f"<title>{html.escape(self.name)}</title>",
+        ]
+        for key in self.order:
+            for name, value in self.nodes[key].inputs.items():
+                if isinstance(value, Upstream):
+                    (x1, y1), (x2, y2) = box[value.node], box[key]
+                    x1, y1, y2 = x1 + width[value.node], y1 + 16, y2 + 16
+                    skips = depth[key] - depth[value.node] > 1  # bend below the columns it passes
+                    bend = height - 8 if skips else (y1 + y2) // 2
+                    curve = f"C {x1 + 40},{bend} {x2 - 40},{bend}" if skips else f"L {x2 - 1},{y2}"
+                    label_y = bend - 4 if skips else (y1 + y2) // 2 - 4
+                    parts.append(
+                        f'<path d="M {x1},{y1} {curve} {x2},{y2}" fill="none" stroke="#555" '
+                        f'marker-end="url(#arrow)"/><text x="{(x1 + x2) // 2}" y="{label_y}" font-size="10" '
+                        f'fill="#555" text-anchor="middle">{html.escape(name)}</text>'
+                    )
+        for key, (bx, by) in box.items():
+            parts.append(
+                f'<rect x="{bx}" y="{by}" width="{width[key]}" height="32" rx="6" fill="#eef3fb" stroke="#3a6ea5"/>'
+                f'<text x="{bx + width[key] // 2}" y="{by + 21}" text-anchor="middle">{html.escape(key)}</text>'
+            )
+        parts.append("</svg>")
+        return "".join(parts)
 
 
 def _escape(text: str) -> str:

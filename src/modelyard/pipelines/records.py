@@ -95,6 +95,7 @@ def spec_artifact(
         "upstream": {key: sorted(node.upstream) for key, node in graph.nodes.items()},
         "text": graph.text(),
         "dot": graph.dot(),
+        "svg": graph.svg(),
         "runner": runner,
         "cache": cache,
         "force": list(force),

@@ -23,7 +23,7 @@ def ray_instance() -> Iterator[None]:
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # loopback only, started and stopped by this module
     started = time.monotonic()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     assert time.monotonic() - started < 120
     yield
     ray.shutdown()

@@ -57,15 +57,27 @@ class RayRunner:
 
     name = "ray"
 
-    def __init__(self, client: Client, *, address: str | None = None, workers: int | None = None) -> None:
+    def __init__(
+        self, client: Client, *, address: str | None = None, workers: int | None = None, connected: str | None = None
+    ) -> None:
         ray = _ray()
         self._ray = ray
-        if not ray.is_initialized():
+        wanted = address or "local"
+        if ray.is_initialized():  # ray.init() is once per process: the instance it reached is the one used
+            current = connected or "existing"
+            if current != wanted and (address is not None or current != "existing"):
+                raise ConfigError(
+                    f"This process is already connected to Ray ({current}), so it cannot run steps on {wanted!r}.",
+                    hint="Use one Ray address per process, or call ray.shutdown() before switching.",
+                )
+            self.address = current
+        else:
+            self.address = wanted
             options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True, "configure_logging": False}
             if address is None:
                 paths = [p for p in sys.path if p and os.path.isdir(p)]  # workers import the project as we do
                 options |= {"num_cpus": workers, "runtime_env": {"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}}}
-            ray.init(address=address, **options)
+            ray.init(address=address or "local", **options)  # "local": a new instance, never a cluster found running
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.slots = max(1, min(workers or cpus, cpus))
         self._remote = ray.remote(num_cpus=1, max_retries=0)(_ray_step)

@@ -81,6 +81,7 @@ class Pipelines:
         self._client = client
         self._fingerprints = Fingerprinter()
         self._pools: dict[tuple[int | None, int], LocalRunner] = {}  # worker processes kept between runs
+        self._ray_address: str | None = None  # the Ray instance this client's runs connected to
 
     def close(self) -> None:
         """Stop the worker processes kept for the next run (the client does this when it closes)."""
@@ -108,8 +109,9 @@ class Pipelines:
             from importlib import import_module
 
             ray_runner: Runner = import_module("modelyard.integrations.ray").RayRunner(
-                self._client, address=None if name == "ray" else name, workers=workers
+                self._client, address=None if name == "ray" else name, workers=workers, connected=self._ray_address
             )
+            self._ray_address = getattr(ray_runner, "address", None)
             return ray_runner
         raise ConfigError(f"Unknown runner {name!r}.", hint="Use inline, local, ray or ray://HOST:PORT.")
 

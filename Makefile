@@ -35,3 +35,4 @@ bench: setup
 	$(VENV)/bin/python bench/tracking.py
 	$(VENV)/bin/python bench/registry.py
 	$(VENV)/bin/python bench/data.py
+	$(VENV)/bin/python bench/pipelines.py

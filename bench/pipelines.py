@@ -516,13 +516,7 @@ def _dvc_notes(dvc: dict[str, Any], rows: int) -> list[str]:
             f"DVC {phase}: `dvc repro` {_fmt(total)} = {_fmt(inside)} in the stage scripts ({ran}; "
             f"{_fmt(imports)} of it imports) + {_fmt(total - inside)} DVC and interpreter starts (medians)"
         )
-    samples = {k: dvc[f"{k}_samples"] for k in ("noop", "last_param", "train_param") if f"{k}_samples" in dvc}
-    if samples:
-        lines.append(
-            "DVC samples: "
-            + "; ".join(f"{k} " + ", ".join(f"{s:.2f}" for s in v) for k, v in samples.items())
-            + " (seconds)"
-        )
+    lines.extend(_samples_line("DVC", dvc, digits=2))
     first = next((run for run in runs if run["phase"] == "first"), None)
     if first and first.get("metrics"):
         m = first["metrics"]
@@ -548,6 +542,15 @@ def _dvc_notes(dvc: dict[str, Any], rows: int) -> list[str]:
     return lines
 
 
+def _samples_line(name: str, result: dict[str, Any], *, digits: int) -> list[str]:
+    """One line with every timed sample of a side's repeated runs (none when it has none)."""
+    samples = {k: result[f"{k}_samples"] for k in ("noop", "last_param", "train_param") if f"{k}_samples" in result}
+    if not samples:
+        return []
+    text = "; ".join(f"{k} " + ", ".join(f"{s:.{digits}f}" for s in v) for k, v in samples.items())
+    return [f"{name} samples: {text} (seconds)"]
+
+
 def _side_notes(name: str, res: dict[str, Any]) -> list[str]:
     """Where a modelyard side's time goes: the steps that ran (outputs stored included) and the rest."""
     runs = res.get("runs") or []
@@ -565,13 +568,7 @@ def _side_notes(name: str, res: dict[str, Any]) -> list[str]:
             f"{name} {phase}: {_fmt(total)} = {_fmt(inside)} in the steps that ran ({ran}; inputs loaded and outputs "
             f"stored included) + {_fmt(total - inside)} outside them (medians)"
         )
-    samples = {k: res[f"{k}_samples"] for k in ("noop", "last_param", "train_param") if f"{k}_samples" in res}
-    if samples:
-        lines.append(
-            f"{name} samples: "
-            + "; ".join(f"{k} " + ", ".join(f"{s:.3f}" for s in v) for k, v in samples.items())
-            + " (seconds)"
-        )
+    lines.extend(_samples_line(name, res, digits=3))
     for phase, message in (res.get("errors") or {}).items():
         lines.append(f"[red]{name} {phase} failed[/red]: {escape(message.splitlines()[0][:300])}")
     cut = [p for p, c in (res.get("cut_short") or {}).items() if c]

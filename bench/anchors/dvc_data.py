@@ -570,6 +570,17 @@ class Report:
     phase_s: dict[str, float] = field(default_factory=dict)
     done: set[str] = field(default_factory=set)
 
+    def finish(self, started: float) -> None:
+        """Record how the phases went and print the report as the last stdout line."""
+        self.out |= {
+            "cut_short": self.cut_short,
+            "skipped": self.skipped,
+            "errors": self.errors,
+            "phase_s": self.phase_s,
+            "total_s": time.perf_counter() - started,
+        }
+        print(json.dumps(self.out))
+
     def run(self, ctx: Context, phase: Phase) -> None:
         missing = [need for need in phase.needs if need not in self.done]
         if missing:
@@ -670,15 +681,8 @@ def main(argv: list[str] | None = None) -> None:
         _log(f"setup FAILED: {report.errors['setup']}")
     finally:
         (ctx.repo / ".dvc" / "config.local").unlink(missing_ok=True)  # the S3 credentials
-    report.out |= {
-        "commits": ctx.commits,
-        "cut_short": report.cut_short,
-        "skipped": report.skipped,
-        "errors": report.errors,
-        "phase_s": report.phase_s,
-        "total_s": time.perf_counter() - started,
-    }
-    print(json.dumps(report.out))
+    report.out["commits"] = ctx.commits
+    report.finish(started)
 
 
 if __name__ == "__main__":

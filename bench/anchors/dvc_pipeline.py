@@ -308,14 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # setup failed (no dvc, no workload): still print a JSON object
         report.errors["setup"] = f"{type(exc).__name__}: {exc}"
         _log(f"setup FAILED: {report.errors['setup']}")
-    report.out |= {
-        "cut_short": report.cut_short,
-        "skipped": report.skipped,
-        "errors": report.errors,
-        "phase_s": report.phase_s,
-        "total_s": time.perf_counter() - started,
-    }
-    print(json.dumps(report.out))
+    report.finish(started)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,25 @@ def _ray_step(task: Task, factory: Callable[..., Client], settings: Settings) ->
         client.close()
 
 
+_CONNECT_ATTEMPTS = 3
+
+
+def _connect(ray: Any, address: str, options: dict[str, Any]) -> None:
+    """``ray.init``; a cluster's client server that fails to start a session is tried again, then reported."""
+    for attempt in range(1, _CONNECT_ATTEMPTS + 1):
+        try:
+            ray.init(address=address, **options)
+            return
+        except ConnectionError as exc:  # Ray Client: the server could not start this client's session
+            ray.shutdown()
+            if attempt == _CONNECT_ATTEMPTS or not address.startswith("ray://"):
+                raise ConfigError(
+                    f"Could not connect to Ray at {address!r}: {exc}",
+                    hint="Check that the cluster's head node is up and its client server port is reachable.",
+                ) from exc
+            time.sleep(2.0 * attempt)
+
+
 class RayRunner:
     """Runs each step as a Ray task; stops a task that runs past its timeout (``ray.cancel(force=True)``).
 
@@ -77,7 +96,7 @@ class RayRunner:
             if address is None:
                 paths = [p for p in sys.path if p and os.path.isdir(p)]  # workers import the project as we do
                 options |= {"num_cpus": workers, "runtime_env": {"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}}}
-            ray.init(address=address or "local", **options)  # "local": a new instance, never a cluster found running
+            _connect(ray, address or "local", options)  # "local": a new instance, never a cluster found running
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.slots = max(1, min(workers or cpus, cpus))
         self._remote = ray.remote(num_cpus=1, max_retries=0)(_ray_step)

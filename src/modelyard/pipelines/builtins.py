@@ -21,7 +21,7 @@ They are ordinary steps (``modelyard.pipelines.builtins.split`` is a ``Step``) a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,7 +31,7 @@ from modelyard.errors import DataTestsFailedError, InvalidInputError, NotFoundEr
 from modelyard.pipelines.evaluation import Evaluation, evaluate_model
 from modelyard.pipelines.gates import GateReport, Invariance, NoRegression, SliceCheck, Threshold
 from modelyard.pipelines.gates import check_model as run_checks
-from modelyard.pipelines.models import OutputRef
+from modelyard.pipelines.models import JsonRecord, OutputRef
 from modelyard.pipelines.outputs import model_name
 from modelyard.pipelines.splits import split_frame
 from modelyard.pipelines.steps import step
@@ -68,7 +68,7 @@ def _version(data: DatasetVersion | str) -> DatasetVersion:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Registered:
+class Registered(JsonRecord):
     """What ``register`` did: the version behind the model, and whether it was new."""
 
     name: str
@@ -81,23 +81,9 @@ class Registered:
         """``name/version``."""
         return f"{self.name}/{self.version}"
 
-    def to_json(self) -> dict[str, object]:
-        """A JSON object."""
-        return {"name": self.name, "version": self.version, "package": self.package, "created": self.created}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Registered:
-        """Read what ``to_json`` wrote."""
-        return cls(
-            name=str(data["name"]),
-            version=int(data["version"]),
-            package=str(data["package"]),
-            created=bool(data["created"]),
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Promotion:
+class Promotion(JsonRecord):
     """The deploy decision: whether ``alias`` moved to the version, from where, and why."""
 
     name: str
@@ -106,22 +92,6 @@ class Promotion:
     moved: bool
     previous: int | None
     reason: str
-
-    def to_json(self) -> dict[str, object]:
-        """A JSON object."""
-        return {
-            "name": self.name, "alias": self.alias, "version": self.version, "moved": self.moved,
-            "previous": self.previous, "reason": self.reason,
-        }  # fmt: skip
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Promotion:
-        """Read what ``to_json`` wrote."""
-        previous = data.get("previous")
-        return cls(
-            name=str(data["name"]), alias=str(data["alias"]), version=int(data["version"]), moved=bool(data["moved"]),
-            previous=None if previous is None else int(previous), reason=str(data["reason"]),
-        )  # fmt: skip
 
 
 @step

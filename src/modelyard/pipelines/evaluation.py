@@ -14,13 +14,12 @@ pandas, NumPy and scikit-learn are imported when an evaluation runs, never when 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import TypeAdapter, ValidationError
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from modelyard.errors import InvalidInputError, close_matches
+from modelyard.pipelines.models import JsonRecord
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -63,7 +62,7 @@ class SliceMetrics:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Evaluation:
+class Evaluation(JsonRecord):
     """The result of ``evaluate_model``: the task, the overall metrics and the metrics of each slice.
 
     Attributes:
@@ -80,26 +79,7 @@ class Evaluation:
     metrics: dict[str, float]
     slices: tuple[SliceMetrics, ...] = ()
     skipped_slices: int = 0
-
-    def to_json(self) -> dict[str, object]:
-        """Return the evaluation as a plain JSON-able dictionary (``from_json`` reads it back, exactly)."""
-        data: dict[str, object] = TypeAdapter(Evaluation).dump_python(self, mode="json")
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> Evaluation:
-        """Read an evaluation back from the dictionary ``to_json`` made.
-
-        Raises:
-            InvalidInputError: ``data`` is not such a dictionary.
-        """
-        try:
-            return TypeAdapter(Evaluation).validate_python(dict(data))
-        except (ValidationError, TypeError, ValueError) as exc:
-            raise InvalidInputError(
-                f"Not a stored evaluation: {exc}",
-                hint="Pass the dictionary Evaluation.to_json() returned (the JSON artifact, parsed).",
-            ) from exc
+    record_name: ClassVar[str] = "evaluation"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,11 +21,9 @@ pandas, NumPy and scikit-learn are imported when checks run, never when this mod
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import TypeAdapter, ValidationError
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from modelyard.errors import InvalidInputError, close_matches
 from modelyard.pipelines.evaluation import (
@@ -37,6 +35,7 @@ from modelyard.pipelines.evaluation import (
     Task,
     evaluate_model,
 )
+from modelyard.pipelines.models import JsonRecord
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -229,7 +228,7 @@ class GateCheck:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class GateReport:
+class GateReport(JsonRecord):
     """The results of ``check_model``: passed when every check passed.
 
     Attributes:
@@ -241,6 +240,8 @@ class GateReport:
     passed: bool
     checks: tuple[GateCheck, ...]
     baseline: str | None
+
+    record_name: ClassVar[str] = "gate report"
 
     @property
     def failed(self) -> tuple[GateCheck, ...]:
@@ -262,26 +263,6 @@ class GateReport:
             values = f"observed {_number(check.observed)}, limit {_number(check.limit)}"
             lines.append(f"  {mark}  {check.name}: {values}. {check.detail}")
         return "\n".join(lines)
-
-    def to_json(self) -> dict[str, object]:
-        """Return the report as a plain JSON-able dictionary (``from_json`` reads it back, exactly)."""
-        data: dict[str, object] = TypeAdapter(GateReport).dump_python(self, mode="json")
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> GateReport:
-        """Read a report back from the dictionary ``to_json`` made.
-
-        Raises:
-            InvalidInputError: ``data`` is not such a dictionary.
-        """
-        try:
-            return TypeAdapter(GateReport).validate_python(dict(data))
-        except (ValidationError, TypeError, ValueError) as exc:
-            raise InvalidInputError(
-                f"Not a stored gate report: {exc}",
-                hint="Pass the dictionary GateReport.to_json() returned (the JSON artifact, parsed).",
-            ) from exc
 
 
 def _number(value: float | None) -> str:

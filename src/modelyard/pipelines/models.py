@@ -3,22 +3,58 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
 
 from modelyard.errors import GateFailedError, InvalidInputError, NotFoundError, StepFailedError, close_matches
 from modelyard.ids import RunId
 
 __all__ = [
     "CacheEntry",
+    "JsonRecord",
     "OutputRef",
     "PipelineRun",
     "StepOptions",
     "StepRun",
     "StepStatus",
 ]
+
+
+R = TypeVar("R", bound="JsonRecord")
+
+
+class JsonRecord:
+    """A frozen dataclass stored as plain JSON (a step output of kind ``record``): ``to_json``/``from_json``.
+
+    ``record_name`` names the kind in the error a wrong dictionary gets.
+    """
+
+    __slots__ = ()
+    record_name: ClassVar[str] = "record"
+
+    def to_json(self) -> dict[str, object]:
+        """Return the record as a plain JSON-able dictionary (``from_json`` reads it back, exactly)."""
+        data: dict[str, object] = TypeAdapter(type(self)).dump_python(self, mode="json")
+        return data
+
+    @classmethod
+    def from_json(cls: type[R], data: Mapping[str, object]) -> R:
+        """Read a record back from the dictionary ``to_json`` made.
+
+        Raises:
+            InvalidInputError: ``data`` is not such a dictionary.
+        """
+        try:
+            return TypeAdapter(cls).validate_python(dict(data))
+        except (ValidationError, TypeError, ValueError) as exc:
+            raise InvalidInputError(
+                f"Not a stored {cls.record_name}: {exc}",
+                hint=f"Pass the dictionary {cls.__name__}.to_json() returned (the JSON artifact, parsed).",
+            ) from exc
 
 
 class StepStatus(enum.StrEnum):

@@ -102,11 +102,8 @@ def _print_run(run: PipelineRun) -> None:
 
 def _report_gates(run: PipelineRun) -> None:
     """Print every gate report a run produced (the reason a gated run exits 1)."""
-    for s in run.steps:
-        for ref in s.outputs:
-            if ref.type_name.endswith(":GateReport") and s.status.is_done:
-                report = run.load(s.name, ref.name)
-                output.note(f"gate {s.name}:\n{report.summary()}", style=None if report.passed else "red")
+    for name, report in run.gate_reports():
+        output.note(f"gate {name}:\n{report.summary()}", style=None if report.passed else "red")
 
 
 def _finish(run: PipelineRun, as_json: bool) -> None:

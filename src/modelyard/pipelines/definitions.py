@@ -98,7 +98,6 @@ class Pipeline:
         loaded = load_config(chosen) if isinstance(chosen, str | Path) else chosen
         return resolve(
             function_params=self.parameters,
-            step_names=[s.name for s in self.steps] or None,
             config=loaded,
             overrides=overrides,
             params=params or {},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -21,6 +21,7 @@ __all__ = [
     "StepOptions",
     "StepRun",
     "StepStatus",
+    "gate_reports",
 ]
 
 
@@ -220,13 +221,7 @@ class PipelineRun:
                 run=self,
             )
         if self.gates_passed is False:
-            reports = [
-                (s.name, self.load(s.name, ref.name))
-                for s in self.steps
-                for ref in s.outputs
-                if ref.type_name.endswith(":GateReport")
-            ]
-            failing = [(name, report) for name, report in reports if not getattr(report, "passed", True)]
+            failing = [(name, report) for name, report in self.gate_reports() if not getattr(report, "passed", True)]
             names = ", ".join(f"{name!r} ({_failed_checks(report)})" for name, report in failing)
             raise GateFailedError(
                 f"Pipeline run {self.id}: gate {names} failed, so nothing was promoted past it.",
@@ -238,11 +233,29 @@ class PipelineRun:
 
     def load(self, step: str, output: str | None = None) -> Any:
         """Read the stored output ``output`` of step ``step`` (deserialized, verified)."""
+        return self._bound()(self.step(step).output(output))
+
+    def gate_reports(self) -> list[tuple[str, Any]]:
+        """(step, report) for every gate report (``GateReport``) a finished step produced."""
+        return gate_reports(self.steps, self._bound())
+
+    def _bound(self) -> Callable[[OutputRef], object]:
         if self._loader is None:
             raise InvalidInputError("This record is not bound to a store.", hint="Get it from client.pipelines.")
-        return self._loader(self.step(step).output(output))
+        return self._loader
 
 
 def _failed_checks(report: object) -> str:
     checks = getattr(report, "checks", ())
     return ", ".join(str(getattr(c, "name", c)) for c in checks if not getattr(c, "passed", True)) or "failed"
+
+
+def gate_reports(steps: Sequence[StepRun], load: Callable[[OutputRef], object]) -> list[tuple[str, Any]]:
+    """(step, report) for every gate report the finished ones of ``steps`` produced, loaded with ``load``."""
+    return [
+        (step.name, load(ref))
+        for step in steps
+        if step.status.is_done
+        for ref in step.outputs
+        if ref.type_name.endswith(":GateReport")
+    ]

@@ -112,7 +112,6 @@ def _scalar(raw: str) -> object:
 def resolve(
     *,
     function_params: Sequence[str],
-    step_names: Sequence[str] | None,
     config: Mapping[str, object] | None,
     overrides: Sequence[str],
     params: Mapping[str, object],

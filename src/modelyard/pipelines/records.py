@@ -19,7 +19,7 @@ import orjson
 from modelyard.errors import NotFoundError, PipelineError
 from modelyard.ids import RunId
 from modelyard.pipelines.graphs import Graph, Upstream
-from modelyard.pipelines.models import OutputRef, PipelineRun, StepRun, StepStatus
+from modelyard.pipelines.models import OutputRef, PipelineRun, StepRun, StepStatus, gate_reports
 from modelyard.pipelines.outputs import recorded_json
 from modelyard.pipelines.parameters import Parameters
 from modelyard.pipelines.planning import Planned
@@ -173,13 +173,7 @@ def step_tags(
 
 def gates_passed(steps: Sequence[StepRun], load: Callable[[OutputRef], object]) -> bool | None:
     """Whether every gate report a step produced passed (None: no step produced one)."""
-    verdicts = [
-        bool(getattr(load(ref), "passed", False))
-        for step in steps
-        if step.status.is_done
-        for ref in step.outputs
-        if ref.type_name.endswith(":GateReport")
-    ]
+    verdicts = [bool(getattr(report, "passed", False)) for _, report in gate_reports(steps, load)]
     return None if not verdicts else all(verdicts)
 
 

@@ -55,9 +55,9 @@ class Runner(Protocol):
         ...
 
 
-def failed(task: Task, message: str, *, code: str = "step-failed", started: float | None = None) -> TaskResult:
+def failed(task: Task, message: str, *, started: float | None = None) -> TaskResult:
     """A result for a task that did not finish on its own (timed out, worker died)."""
-    info = ErrorInfo(code=code, type_name="modelyard.errors.StepFailedError", message=message)
+    info = ErrorInfo(code="step-failed", type_name="modelyard.errors.StepFailedError", message=message)
     elapsed = 0.0 if started is None else time.monotonic() - started
     return TaskResult(node=task.node, run_id=task.run_id, attempt=task.attempt, error=info, duration_s=elapsed)
 

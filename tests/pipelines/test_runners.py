@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -342,7 +343,7 @@ def test_ctrl_c_ends_every_run_as_killed_and_leaves_a_resumable_state(tmp_path: 
     _, stderr = process.communicate(timeout=60)
     assert process.returncode != 0
     assert b"KeyboardInterrupt" in stderr
-    assert _group_gone(process.pid, within_s=15)  # no worker process outlived the coordinator
+    assert _gone(lambda: os.killpg(process.pid, 0), within_s=15)  # no worker process outlived the coordinator
     gate.unlink()
 
     with flows.make_client(home) as client:
@@ -365,11 +366,12 @@ def test_ctrl_c_ends_every_run_as_killed_and_leaves_a_resumable_state(tmp_path: 
         }
 
 
-def _group_gone(group: int, *, within_s: float) -> bool:
+def _gone(signal_zero: Callable[[], None], *, within_s: float) -> bool:
+    """Whether ``os.kill(pid, 0)`` (or ``os.killpg``) starts failing within ``within_s``: the process is gone."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         try:
-            os.killpg(group, 0)
+            signal_zero()
         except ProcessLookupError:
             return True
         time.sleep(0.1)
@@ -383,15 +385,4 @@ def test_the_local_runner_keeps_its_workers_between_runs(local_yard: Client, tmp
     first, second = flows.marks(marker)
     assert first == second  # the same worker process ran both runs' step: no second spawn
     local_yard.pipelines.close()
-    assert _gone(int(first), within_s=15)  # closing the client's pipelines (or the client) stops it
-
-
-def _gone(pid: int, *, within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
+    assert _gone(lambda: os.kill(int(first), 0), within_s=15)  # closing the client's pipelines (or the client) stops it

@@ -22,7 +22,7 @@ from modelyard.errors import CycleError, PipelineError, close_matches
 from modelyard.pipelines.models import OutputRef
 from modelyard.pipelines.steps import Step, StepOutput
 
-__all__ = ["Graph", "Node", "Upstream", "from_steps", "trace"]
+__all__ = ["Graph", "Node", "Upstream", "from_steps", "trace", "union_members"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +316,7 @@ def _type_name(annotation: object) -> str:
     return str(annotation).replace("typing.", "")
 
 
-def _members(annotation: object) -> tuple[object, ...] | None:
+def union_members(annotation: object) -> tuple[object, ...] | None:
     """The alternatives of a union (``A | B``, ``Optional[A]``), else None."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return typing.get_args(annotation)
@@ -329,10 +329,10 @@ def _type_fits(given: object, wanted: object) -> bool:
         return True
     if wanted is OutputRef:
         return True  # the step takes the stored output itself (e.g. register takes the model package)
-    wanted_members = _members(wanted)
+    wanted_members = union_members(wanted)
     if wanted_members is not None:
         return any(_type_fits(given, member) for member in wanted_members)
-    given_members = _members(given)
+    given_members = union_members(given)
     if given_members is not None:
         return all(_type_fits(member, wanted) for member in given_members)
     given_class = typing.get_origin(given) or given
@@ -350,7 +350,7 @@ def _type_fits(given: object, wanted: object) -> bool:
 def _value_fits(value: object, wanted: object) -> bool:
     if wanted is inspect.Parameter.empty or wanted is Any:
         return True
-    members = _members(wanted)
+    members = union_members(wanted)
     if members is not None:
         return any(_value_fits(value, member) for member in members)
     if value is None:

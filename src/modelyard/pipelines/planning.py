@@ -11,8 +11,6 @@ from __future__ import annotations
 import inspect
 import platform
 import sys
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,7 +20,7 @@ import blake3
 from modelyard.errors import PipelineError
 from modelyard.ids import RunId
 from modelyard.pipelines.fingerprints import Fingerprinter
-from modelyard.pipelines.graphs import Node, Upstream
+from modelyard.pipelines.graphs import Node, Upstream, union_members
 from modelyard.pipelines.models import OutputRef
 from modelyard.pipelines.outputs import Outputs, canonical_json
 
@@ -52,7 +50,7 @@ def _is_dataset_input(node: Node, name: str, value: object) -> bool:
     if isinstance(value, DatasetVersion):
         return True
     wanted = node.step.hints.get(name, inspect.Parameter.empty)
-    members = typing.get_args(wanted) if typing.get_origin(wanted) in (typing.Union, types.UnionType) else (wanted,)
+    members = union_members(wanted) or (wanted,)
     return isinstance(value, str) and any(isinstance(m, type) and issubclass(m, DatasetVersion) for m in members)
 
 

@@ -84,13 +84,14 @@ def spec_artifact(
     runner: str,
     force: Sequence[str],
     cache: bool,
+    params: dict[str, object],
 ) -> ArtifactEntry:
     """Store ``pipeline.json`` and return its artifact entry."""
     body = {
         "pipeline": pipeline.name,
         "entry": entry_of(pipeline),
         "params": resolved.to_json(),
-        "flat_params": flat_params(graph),
+        "flat_params": params,
         "order": graph.order,
         "upstream": {key: sorted(node.upstream) for key, node in graph.nodes.items()},
         "text": graph.text(),

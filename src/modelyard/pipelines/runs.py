@@ -10,6 +10,7 @@ independent branches go on, so a resume has as much to reuse as possible.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -52,6 +53,7 @@ class _State:
     graph: Graph
     parent: RunId
     started: float
+    params: dict[str, object]
     results: dict[str, StepRun] = field(default_factory=dict)
     outputs: dict[str, tuple[OutputRef, ...]] = field(default_factory=dict)
     running: dict[str, tuple[Task, Planned]] = field(default_factory=dict)
@@ -155,14 +157,15 @@ class Pipelines:
         chosen = self.runner(runner or _text(settings.get("runner")), workers=workers or _int(settings.get("workers")))
         outputs = Outputs(self._client, pipeline.serializers, pipeline.record_types)
         planner = Planner(self._client, outputs, self._fingerprints)
+        flat = records.flat_params(graph)  # every step's parameter values, as step.name
         parent_run = self._client.create_run(
             experiment or _text(settings.get("experiment")) or pipeline.name,
             name=pipeline.name,
             tags=records.run_tags(pipeline, chosen.name, resume),
             parent=parent,
-            params={k: v for k, v in records.flat_params(graph).items() if records.is_loggable(v)},
+            params={k: v for k, v in flat.items() if records.is_loggable(v)},
         )
-        state = _State(graph=graph, parent=parent_run.id, started=time.monotonic())
+        state = _State(graph=graph, parent=parent_run.id, started=time.monotonic(), params=flat)
         planner.parent = parent_run.id
         reuse = {} if resume is None else {s.cache_key: s for s in resume.steps if s.status.is_done and s.cache_key}
         context = _Context(
@@ -170,7 +173,7 @@ class Pipelines:
         )
         try:
             self._client.flush()  # the run is written before its files are recorded
-            spec = records.spec_artifact(self._client, pipeline, resolved, graph, chosen.name, force, use_cache)
+            spec = records.spec_artifact(self._client, pipeline, resolved, graph, chosen.name, force, use_cache, flat)
             self._client.metadata.runs.add_artifacts(parent_run.id, [spec])
             self._loop(context)
         except BaseException as exc:
@@ -271,9 +274,7 @@ class Pipelines:
             tags=records.step_tags(key, planned, ctx.state.graph, cache_hit=False, attempt=attempt),
         )  # fmt: skip
         self._client.flush()  # the worker continues this run from another process
-        task = Task(
-            **{**{f: getattr(task, f) for f in task.__dataclass_fields__}, "run_id": run.id, "attempt": attempt}
-        )
+        task = dataclasses.replace(task, run_id=run.id, attempt=attempt)
         ctx.state.running[key] = (task, planned)
         ctx.runner.submit(task)
 
@@ -324,7 +325,8 @@ class Pipelines:
         state = ctx.state
         steps = tuple(state.results.get(k, StepRun(name=k, status=StepStatus.SKIPPED)) for k in state.graph.order)
         failed = [s for s in steps if s.status is StepStatus.FAILED]
-        gates = records.gates_passed(steps, self._loader(ctx.pipeline))
+        loader = self._loader(ctx.pipeline)
+        gates = records.gates_passed(steps, loader)
         status = StepStatus.FAILED if failed else StepStatus.SUCCEEDED
         tags = {"pipeline.status": status.value, "pipeline.cache_hits": sum(s.cache_hit for s in steps)}
         if gates is not None:
@@ -333,10 +335,10 @@ class Pipelines:
         self._client.end_run(RunStatus.FAILED if failed else RunStatus.FINISHED, run_id=state.parent)
         record = PipelineRun(
             id=state.parent, pipeline=ctx.pipeline.name, status=status, steps=steps,
-            params=records.flat_params(state.graph), duration=timedelta(seconds=time.monotonic() - state.started),
+            params=state.params, duration=timedelta(seconds=time.monotonic() - state.started),
             resumed_from=None if resume is None else resume.id, gates_passed=gates,
             failure=None if not failed else f"step {failed[0].name!r} failed: {failed[0].error}",
-            _loader=self._loader(ctx.pipeline),
+            _loader=loader,
         )  # fmt: skip
         if failed:
             raise StepFailedError(
